@@ -1,0 +1,115 @@
+"""The ``maillog2json`` command: options in, a Pipeline run, an exit code out.
+
+No parsing logic lives here: each option is adapted and handed to the library.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from typing import Optional
+
+import click
+
+from maillog2json import __version__
+from maillog2json.pipeline import Options, Pipeline
+from maillog2json.sinks.stdout import StreamSink
+from maillog2json.stats import Stats
+from maillog2json.syslog import TimeResolver, parse_tz
+
+EPILOG = """\b
+Examples:
+  tail -F /var/log/mail.log | maillog2json | jq 'select(.type=="message")'
+  maillog2json /var/log/mail.log.2.gz /var/log/mail.log.1 /var/log/mail.log --stats > mail.jsonl
+  maillog2json --emit lines --tz Europe/Berlin --year 2025 samples/maillog-small.log
+"""
+
+
+def _duration(value: str) -> float:
+    """'6d', '12h', '90m', '3600s' or plain seconds -> seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    v = value.strip().lower()
+    try:
+        if v and v[-1] in units:
+            return float(v[:-1]) * units[v[-1]]
+        return float(v)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a duration (like 6d, 12h, 90m or 3600)") from None
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+               epilog=EPILOG)
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--emit", type=click.Choice(["lines", "messages", "all"]), default="all", show_default=True,
+              help="Which documents to write: one per input line, one per message, or both.")
+@click.option("--year", type=click.IntRange(1970, 9999),
+              help="Year for timestamps without one (RFC 3164). Default: from each file's mtime, else today.")
+@click.option("--tz", "tz", metavar="ZONE",
+              help="Time zone of timestamps without one: a name (Europe/Berlin), UTC or +02:00. Default: local.")
+@click.option("--expire-after", default="7d", show_default=True, metavar="DURATION",
+              help="Give up on a message whose last line is older than this, in log time (6d, 12h, 3600).")
+@click.option("--max-inflight", type=click.IntRange(min=100), default=100_000, show_default=True,
+              help="Most messages and SMTP sessions held at once; the oldest is emitted incomplete beyond it.")
+@click.option("--state", "state_file", type=click.Path(dir_okay=False),
+              help="Keep in-flight messages in this file at exit and restore them at start.")
+@click.option("--max-line-bytes", type=click.IntRange(min=1024), default=8 << 20, show_default=True,
+              help="Cut longer lines (the document is marked truncated, with the real length).")
+@click.option("--stats", "show_stats", is_flag=True, help="Print counters to stderr at exit.")
+@click.version_option(__version__, "-V", "--version")
+def main(files: tuple[str, ...], emit: str, year: Optional[int], tz: Optional[str], expire_after: str,
+         max_inflight: int, state_file: Optional[str], max_line_bytes: int, show_stats: bool) -> None:
+    """Turn a mail server's syslog (Postfix, Dovecot, ...) into JSON documents.
+
+    Reads FILES in the order given (plain, .gz, .bz2 or .xz; "-" or nothing for stdin)
+    and writes one JSON document per input line and one per message to stdout, each
+    flushed as soon as its line is read.
+    """
+    try:
+        tzinfo = parse_tz(tz)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--tz") from None
+    expire_seconds = _duration(expire_after)
+    options = Options(emit_lines=emit in ("lines", "all"), emit_messages=emit in ("messages", "all"),
+                      max_line=max_line_bytes)
+    stats = Stats()
+    tracker = None
+    if options.emit_messages:
+        from maillog2json.correlate import MessageTracker
+        tracker = MessageTracker(expire_after=expire_seconds, max_inflight=max_inflight, stats=stats)
+        if state_file and os.path.exists(state_file):
+            try:
+                tracker.load(state_file)
+            except (OSError, ValueError) as exc:
+                raise click.ClickException(f"cannot restore state from {state_file}: {exc}") from None
+    pipeline = Pipeline([StreamSink()], options, TimeResolver(tzinfo, year), tracker, stats)
+
+    def _stop(signum, frame):  # SIGTERM: stop reading, flush what we have, exit 0
+        pipeline.stopping = True
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, _stop)
+
+    paths = list(files) or ["-"]
+    errors: list[str] = []
+    try:
+        try:
+            errors = pipeline.run(paths)
+        except KeyboardInterrupt:
+            pass
+        if tracker is not None and state_file:
+            tracker.save(state_file)
+            pipeline.flush()
+        else:
+            pipeline.finish()
+    except BrokenPipeError:
+        # the reader went away (``| head``): stop quietly, as a Unix filter does
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
+    finally:
+        if show_stats:
+            stats.report(sys.stderr)
+    for err in errors:
+        click.echo(f"maillog2json: {err}", err=True)
+    if errors:
+        sys.exit(1)

@@ -1,0 +1,100 @@
+"""From a syslog record to a typed line document.
+
+Which parser reads a message is decided by its syslog tag, once per distinct tag:
+``postfix/smtpd``, ``postfix-out/smtp`` and ``postfix/submission/smtpd`` all go to the
+Postfix smtpd/smtp handlers (the daemon is the last part of the tag, whatever the
+``syslog_name``); other programs are looked up in :data:`FAMILIES` by name.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Optional
+
+from maillog2json.parsers import dovecot, postfix
+
+Doc = dict[str, Any]
+FamilyParser = Callable[[Optional[str], str, Doc], Optional[str]]
+
+# Programs other than Postfix, by syslog tag (the last part of a path-like tag).
+FAMILIES: dict[str, FamilyParser] = {tag: dovecot.parse_dovecot for tag in dovecot.TAGS}
+FAMILIES["auth"] = dovecot.parse_pam          # pam_unix(dovecot:auth): authentication failure; ...
+
+# "last message repeated 3 times" (BSD syslogd), "message repeated 3 times: [ text ]" (rsyslog)
+RE_REPEATED = re.compile(r"(?:last )?message repeated (?P<count>\d+) times?(?:: \[ ?(?P<text>.*?) ?\])?\Z", re.S)
+
+
+def _postfix(daemon: Optional[str], msg: str, doc: Doc) -> Optional[str]:
+    return postfix.parse(daemon, msg, doc)
+
+
+def _untagged(daemon: Optional[str], msg: str, doc: Doc) -> Optional[str]:
+    m = RE_REPEATED.match(msg)
+    if m is not None:
+        doc["count"] = int(m.group("count"))
+        if m.group("text") is not None:
+            doc["text"] = m.group("text")
+        return "syslog.repeated"
+    return None
+
+
+Resolved = tuple[Optional[str], Optional[str], Optional[FamilyParser]]
+
+
+def resolve_program(program: Optional[str]) -> Resolved:
+    """Tag -> (daemon, syslog_name, parser). The parser is None for programs we don't read."""
+    if program is None:
+        return None, None, _untagged
+    base, sep, last = program.rpartition("/")
+    if sep:
+        if postfix.is_postfix_daemon(last):
+            return last, base, _postfix
+        fn = FAMILIES.get(last)
+        if fn is None:
+            fn = FAMILIES.get(base.lstrip("/").split("/", 1)[0])
+        return last, base, fn
+    if program == "postfix":            # RFC 5424 app-name without the daemon
+        return None, "postfix", _postfix
+    if program.startswith("postfix-") and postfix.is_postfix_daemon(program):
+        return program, None, _postfix  # postfix-script
+    fn = FAMILIES.get(program)
+    if fn is None and "message repeated" in program:
+        fn = _untagged
+    return program, None, fn
+
+
+class LineParser:
+    """Turns a header + message into the line document's typed fields."""
+
+    __slots__ = ("_programs",)
+
+    def __init__(self) -> None:
+        self._programs: dict[Optional[str], Resolved] = {}
+
+    def resolve(self, program: Optional[str]) -> Resolved:
+        r = self._programs.get(program)
+        if r is None:
+            if len(self._programs) > 10_000:      # a flood of distinct tags: stay bounded
+                self._programs.clear()
+            r = self._programs[program] = resolve_program(program)
+        return r
+
+    def parse(self, header: dict[str, Any], msg: str, doc: Doc) -> str:
+        """Fill ``doc`` (already holding the header) from ``msg``; returns the kind."""
+        daemon, syslog_name, fn = self.resolve(header.get("program"))
+        doc["daemon"] = daemon
+        if syslog_name is not None:
+            doc["syslog_name"] = syslog_name
+        if fn is None:
+            doc["unparsed_reason"] = "program"
+            return "unparsed"
+        mark = len(doc)
+        kind = fn(daemon, msg, doc)
+        if kind is None:
+            # drop whatever a handler set before it gave up: an unparsed line has header fields only
+            for k in list(doc)[mark:]:
+                del doc[k]
+            doc["queue_id"] = doc.get("queue_id")
+            doc["unparsed_reason"] = "message"
+            return "unparsed"
+        return kind

@@ -1,0 +1,82 @@
+"""Postfix: every daemon's lines. One module per daemon family, one registry here.
+
+A Postfix message text is ``[level: ][QUEUEID: ][level: ]text``; the prefixes are read
+here once, then the daemon's handler (found by name in :data:`DAEMONS`) reads the text.
+What no handler recognises but has a level (warning, error, fatal, panic) is still a
+typed ``<daemon>.<level>`` event with its text; a per-recipient ``to=..., status=``
+line is understood whichever daemon wrote it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from maillog2json.parsers.postfix import (
+    bounce, cleanup, delivery, misc, pickup, postscreen, postsuper, qmgr, smtpd,
+)
+from maillog2json.parsers.postfix.grammar import RE_LEVEL, RE_QUEUE_PREFIX, Doc
+
+Handler = Callable[[str, Doc, Optional[str]], Optional[str]]
+
+DAEMONS: dict[str, Optional[Handler]] = {}
+for _module in (smtpd, postscreen, cleanup, qmgr, delivery, bounce, pickup, postsuper, misc):
+    DAEMONS.update(_module.DAEMONS)
+
+# When the daemon is unknown (RFC 5424 with app-name "postfix"), these are tried in turn;
+# the most frequent kinds of line come first.
+_GUESS_ORDER = ("qmgr", "smtpd", "cleanup", "smtp", "bounce", "pickup", "postscreen", "postsuper", "master",
+                "postfix-script", "anvil", "scache", "verify")
+
+
+def parse(daemon: Optional[str], msg: str, doc: Doc) -> Optional[str]:
+    """Fill ``doc`` from a Postfix message text; return the kind, or None if not understood."""
+    level = None
+    m = RE_LEVEL.match(msg)
+    if m is not None:
+        level = m.group("level")
+        msg = msg[m.end():]
+    m = RE_QUEUE_PREFIX.match(msg)
+    if m is not None:
+        qid = m.group("qid")
+        if qid != "NOQUEUE":
+            doc["queue_id"] = qid
+        msg = msg[m.end():]
+        if level is None:
+            m = RE_LEVEL.match(msg)
+            if m is not None:
+                level = m.group("level")
+                msg = msg[m.end():]
+    if level is not None:
+        doc["level"] = level
+
+    if daemon is None:
+        kind = _guess(msg, doc, level)
+        daemon = "postfix"
+    else:
+        handler = DAEMONS.get(daemon)
+        kind = handler(msg, doc, level) if handler is not None else None
+    if kind is not None:
+        return kind
+    if level is None and "to=" in msg and ", status=" in msg:
+        kind = delivery.parse_delivery_line(msg, doc)
+        if kind is not None:
+            return kind
+    if level is not None:
+        doc["text"] = msg
+        return daemon.replace("-", "_") + "." + level
+    return None
+
+
+def _guess(msg: str, doc: Doc, level: Optional[str]) -> Optional[str]:
+    for name in _GUESS_ORDER:
+        handler = DAEMONS[name]
+        trial: Doc = {}
+        kind = handler(msg, trial, level)
+        if kind is not None:
+            doc.update(trial)
+            return kind
+    return None
+
+
+def is_postfix_daemon(name: str) -> bool:
+    return name in DAEMONS

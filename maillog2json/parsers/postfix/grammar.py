@@ -1,0 +1,269 @@
+"""Shared pieces of Postfix's log grammar: small named fragments and the helpers that
+turn their captures into typed fields. Each fragment has a real line above it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Optional
+
+Doc = dict[str, Any]
+
+# Queue ids. Short: hex (``B5A021642D1``); long (enable_long_queue_ids): base-52 time,
+# 'z', base-51 inode (``4YbMwz0Xnnz9sW8``). ``NOQUEUE`` before a queue file exists.
+QUEUE_ID = r"(?:[0-9A-F]{6,}|[0-9BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxy]{10,}z[0-9BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxy]+|[0-9A-Za-z]{12,})"
+RE_QUEUE_PREFIX = re.compile(r"(?P<qid>NOQUEUE|" + QUEUE_ID + r"): ")
+
+# warning: / error: / fatal: / panic: / info: prefixes (msg_warn(3) and friends)
+RE_LEVEL = re.compile(r"(?P<level>warning|error|fatal|panic|info): ")
+
+# localhost[127.0.0.1], unknown[::1], mail.example.com[192.0.2.1]:25, [192.0.2.1]:25
+CLIENT = r"(?P<client_host>[^\s\[\]]*)\[(?P<client_ip>[^\]]*)\](?::(?P<client_port>\d+))?"
+RE_CLIENT = re.compile(CLIENT)
+
+# relay=mx.example.test[private/dovecot-lmtp], relay=127.0.0.1[127.0.0.1]:2525, relay=none
+RE_HOST_ADDR = re.compile(r"(?P<host>[^\s\[\]]*)\[(?P<addr>[^\]]*)\](?::(?P<port>\d+))?\Z")
+
+# 250 2.0.0 Ok: queued as 153053D        550-5.7.1 [1.2.3.4] text
+RE_REPLY = re.compile(r"(?P<code>[2-5]\d\d)(?:[ -](?P<enh>[245]\.\d{1,3}\.\d{1,3}))?(?:[ -]+(?P<text>.*))?\Z", re.S)
+
+# host mx.example.com[192.0.2.1] said: 550 5.1.1 <x@y>: user unknown (in reply to RCPT TO command)
+RE_HOST_SAID = re.compile(
+    r"host (?P<remote_host>[^\s\[\]]*)\[(?P<remote_ip>[^\]]*)\](?::(?P<remote_port>\d+))? said: (?P<said>.*?)"
+    r"(?: \(in reply to (?P<in_reply_to>.+?) command\))?\Z", re.S)
+
+RE_QUEUED_AS = re.compile(r"queued as (?P<qid>" + QUEUE_ID + r")")
+
+# delays=0.2/0.02/0.04/3.3
+DELAY_PARTS = ("before_qmgr", "in_qmgr", "conn_setup", "transmission")
+
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}\Z")
+
+
+def is_ip(s: str) -> bool:
+    """True for IPv4/IPv6 literals (not for 'unknown', 'private/dovecot-lmtp', ...)."""
+    if ":" in s:
+        return all(c in "0123456789abcdefABCDEF:." for c in s) and s.count(":") >= 2
+    return _IPV4.match(s) is not None
+
+
+def num(s: Optional[str]) -> Any:
+    """'3.6' -> 3.6, '12' -> 12; None stays None; anything else stays text."""
+    if s is None:
+        return None
+    try:
+        return int(s)
+    except ValueError:
+        try:
+            return float(s)
+        except ValueError:
+            return s
+
+
+def set_client(doc: Doc, host: Optional[str], ip: Optional[str], port: Optional[str]) -> None:
+    doc["client_host"] = host
+    doc["client_ip"] = ip
+    if port is not None:
+        doc["client_port"] = int(port)
+
+
+def client_from(doc: Doc, text: str) -> bool:
+    """Split ``host[ip]:port`` (the whole text) into the client fields."""
+    m = RE_HOST_ADDR.match(text)
+    if m is None:
+        return False
+    set_client(doc, m.group("host"), m.group("addr"), m.group("port"))
+    return True
+
+
+def relay_from(doc: Doc, relay: str) -> None:
+    """relay= value: kept whole, and split where it has the host[ip]:port shape."""
+    doc["relay"] = relay
+    m = RE_HOST_ADDR.match(relay)
+    if m is None:
+        doc["relay_host"] = relay
+        return
+    doc["relay_host"] = m.group("host")
+    addr = m.group("addr")
+    if is_ip(addr):
+        doc["relay_ip"] = addr
+    else:
+        doc["relay_socket"] = addr          # private/dovecot-lmtp, a unix socket path
+    port = m.group("port")
+    if port is not None:
+        doc["relay_port"] = int(port)
+
+
+def delays_from(doc: Doc, text: str) -> None:
+    parts = text.split("/")
+    if len(parts) == 4:
+        try:
+            doc["delays"] = {name: float(p) for name, p in zip(DELAY_PARTS, parts)}
+            return
+        except ValueError:
+            pass
+    doc["delays"] = text
+
+
+def reply_from(doc: Doc, text: str) -> None:
+    """The text in ``status=... (text)`` or after ``said:``: whole, and split if it is an SMTP reply."""
+    doc["reply"] = text
+    m = RE_HOST_SAID.match(text)
+    if m is not None:
+        doc["remote_host"] = m.group("remote_host")
+        doc["remote_ip"] = m.group("remote_ip")
+        if m.group("in_reply_to"):
+            doc["in_reply_to"] = m.group("in_reply_to")
+        text = m.group("said")
+    m = RE_REPLY.match(text)
+    if m is not None:
+        doc["reply_code"] = int(m.group("code"))
+        if m.group("enh"):
+            doc["reply_enhanced"] = m.group("enh")
+        doc["reply_text"] = m.group("text") or ""
+    q = RE_QUEUED_AS.search(text)
+    if q is not None:
+        doc["queued_as"] = q.group("qid")
+
+
+def addr(v: str) -> str:
+    """``<a@b>`` -> ``a@b``; ``<>`` -> ``""``; bare addresses stay as they are."""
+    if v[:1] == "<" and v[-1:] == ">":
+        return v[1:-1]
+    return v
+
+
+# key=value lists: ``to=<a@b>, orig_to=<c@d>, relay=x[1.2.3.4]:25, delay=3.6, ...`` and the
+# space-separated ``from=<a> to=<b> proto=ESMTP helo=<h>``. A value in <> may hold commas
+# and blanks; others end at ", " (comma list) or a blank.
+RE_KV_COMMA = re.compile(r"(?P<k>[a-z_]+)=(?P<v><[^>]*>|[^,]*?)(?:, |,?\Z)")
+RE_KV_SPACE = re.compile(r"(?P<k>[a-z_]+)=(?P<v><[^>]*>|\S*)(?: |\Z)")
+
+ADDRESS_KEYS = frozenset(("from", "to", "orig_to", "helo"))
+INT_KEYS = frozenset(("size", "nrcpt", "conn_use", "uid", "client_port", "port"))
+FLOAT_KEYS = frozenset(("delay",))
+
+
+def kv_into(doc: Doc, text: str, rx: re.Pattern = RE_KV_COMMA) -> int:
+    """Apply ``key=value`` pairs to doc with our names and types; returns how many were read."""
+    n = 0
+    for m in rx.finditer(text):
+        k, v = m.group("k"), m.group("v")
+        n += 1
+        if k in ADDRESS_KEYS:
+            doc[k] = addr(v)
+        elif k in INT_KEYS:
+            doc[k] = int(v) if v.isdigit() else v
+        elif k in FLOAT_KEYS:
+            doc[k] = num(v)
+        elif k == "relay":
+            relay_from(doc, v)
+        elif k == "delays":
+            delays_from(doc, v)
+        elif k == "message-id":
+            doc["message_id"] = addr(v)
+        elif k == "client":
+            if not client_from(doc, v):
+                doc["client"] = v
+        elif k == "orig_client":
+            m2 = RE_HOST_ADDR.match(v)
+            if m2:
+                doc["orig_client_host"] = m2.group("host")
+                doc["orig_client_ip"] = m2.group("addr")
+                if m2.group("port"):
+                    doc["orig_client_port"] = int(m2.group("port"))
+            else:
+                doc["orig_client"] = v
+        else:
+            doc[k] = v
+    return n
+
+
+# ---------------------------------------------------------------------------------------
+# Rule tables: each daemon is an ordered list of (pattern, kind, fill). The first pattern
+# that matches decides the kind; ``fill`` (or the default, which copies the named groups
+# with their types) sets the fields.
+
+INT_GROUPS = frozenset((
+    "client_port", "relay_port", "remote_port", "server_port", "size", "nrcpt", "bytes", "count",
+    "conn_use", "uid", "tls_cipher_bits", "tls_cipher_alg_bits", "rank", "retained", "dropped",
+    "signal", "cache_size", "conn_count", "conn_rate", "hits", "miss", "domains", "addresses",
+    "connections", "pregreet_bytes", "pid_killed", "limit", "exit_status",
+))
+FLOAT_GROUPS = frozenset(("delay", "after", "hangup_after", "pregreet_after", "success_pct"))
+
+
+def fill_groups(doc: Doc, m: re.Match) -> None:
+    for k, v in m.groupdict().items():
+        if v is None or k[0] == "_":
+            continue
+        if k in INT_GROUPS:
+            doc[k] = int(v) if v.isdigit() else v
+        elif k in FLOAT_GROUPS:
+            doc[k] = num(v)
+        else:
+            doc[k] = v
+
+
+Rule = tuple  # (compiled pattern, kind, fill or None)
+
+
+def rules(*table: tuple) -> list[Rule]:
+    """Compile a rule table: (regex text, kind[, fill])."""
+    out = []
+    for row in table:
+        pattern, kind = row[0], row[1]
+        fill = row[2] if len(row) > 2 else None
+        out.append((re.compile(pattern, re.S), kind, fill))
+    return out
+
+
+def run_rules(table: list[Rule], msg: str, doc: Doc) -> Optional[str]:
+    for rx, kind, fill in table:
+        m = rx.match(msg)
+        if m is not None:
+            if fill is None:
+                fill_groups(doc, m)
+            else:
+                r = fill(doc, m)
+                if r is not None:       # a fill may refine the kind
+                    return r
+            return kind
+    return None
+
+
+# TLS summary (smtpd, smtp, tlsproxy, lmtp):
+# Anonymous TLS connection established from localhost[127.0.0.1]: TLSv1.3 with cipher
+#   TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519 server-signature RSA-PSS (2048 bits)
+#   server-digest SHA256
+TLS_DETAILS = (
+    r"(?P<tls_version>\S+) with cipher (?P<tls_cipher>\S+) \((?P<tls_cipher_bits>\d+)/(?P<tls_cipher_alg_bits>\d+) bits\)"
+    r"(?: key-exchange (?P<tls_key_exchange>\S+))?"
+    r"(?: server-signature (?P<tls_server_signature>\S+)(?: \((?P<_ssig>[^)]*)\))?)?"
+    r"(?: server-digest (?P<tls_server_digest>\S+))?"
+    r"(?: client-signature (?P<tls_client_signature>\S+)(?: \((?P<_csig>[^)]*)\))?)?"
+    r"(?: client-digest (?P<tls_client_digest>\S+))?"
+    r"(?P<_rest>.*)"
+)
+
+
+def fill_tls(doc: Doc, m: re.Match) -> None:
+    fill_groups(doc, m)
+    for group, prefix in (("_ssig", "tls_server_signature"), ("_csig", "tls_client_signature")):
+        detail = m.group(group)
+        if detail:
+            if detail.endswith(" bits") and detail[:-5].isdigit():
+                doc[prefix + "_bits"] = int(detail[:-5])
+            else:
+                doc[prefix + "_curve"] = detail
+    rest = m.group("_rest").strip()
+    if rest:
+        doc["tls_extra"] = rest
+
+
+def fill_reply_groups(doc: Doc, m: re.Match) -> None:
+    """Groups plus a ``reply`` group split as an SMTP reply."""
+    fill_groups(doc, m)
+    reply = doc.pop("reply", None)
+    if reply is not None:
+        reply_from(doc, reply)

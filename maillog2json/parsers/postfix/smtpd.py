@@ -1,0 +1,220 @@
+"""smtpd(8): SMTP sessions (connect, client=, rejects and other access actions, TLS,
+SASL, lost connections, disconnect command counts) and the before-queue proxy."""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from maillog2json.parsers.postfix.grammar import (
+    CLIENT, TLS_DETAILS, Doc, RE_QUEUED_AS, RE_REPLY, addr, fill_groups, fill_tls, kv_into, rules,
+    run_rules, set_client,
+)
+
+# Access actions logged by smtpd and cleanup. ``reject_warning`` is a would-be reject.
+ACTIONS = (r"reject|reject_warning|hold|discard|filter|redirect|warn|bcc|prepend|defer|defer_if_permit"
+           r"|milter-reject|milter-discard|milter-hold|milter-redirect|milter-header-redirect")
+
+# NOQUEUE: reject: RCPT from localhost[127.0.0.1]: 550 5.1.1 <nobody@example.test>: Recipient
+#   address rejected: User unknown in local recipient table; from=<alice@example.test>
+#   to=<nobody@example.test> proto=ESMTP helo=<ws0003.lan.example.net>
+RE_ACTION = re.compile(
+    r"(?P<action>" + ACTIONS + r"): (?P<stage>[A-Z][A-Z-]*|\.) from " + CLIENT + r": (?P<rest>.*)\Z", re.S)
+
+# the trailing envelope: "; from=<a> to=<b> proto=ESMTP helo=<h>" (postscreen: with commas)
+RE_ENVELOPE_KV = re.compile(r"(?P<k>from|to|proto|helo)=(?P<v><[^>]*>|[^\s,;<>]*)(?:,? |,?\Z)")
+RE_ENVELOPE = re.compile(r"(?:(?:from|to|proto|helo)=(?:<[^>]*>|[^\s,;<>]*)(?:,? |,?\Z))+\Z")
+
+# "<nobody@example.test>: Recipient address rejected: ..." / "unknown[1.2.3.4]: Client host rejected: ..."
+RE_REASON_TARGET = re.compile(r"(?P<target><[^>]*>|[^\s:<>]+\[[^\]]*\]|[^\s:<>]+): (?P<text>.*)\Z", re.S)
+
+
+def split_envelope(rest: str) -> tuple[str, Optional[str]]:
+    """``text; from=<a> to=<b> ...`` -> (text, "from=<a> to=<b> ...").
+
+    The envelope is the tail after the last "; " that is followed by nothing but
+    from/to/proto/helo pairs; looking further left covers a "; " inside an address.
+    """
+    end = len(rest)
+    for _ in range(8):
+        i = rest.rfind("; ", 0, end)
+        if i < 0:
+            break
+        tail = rest[i + 2:]
+        if RE_ENVELOPE.match(tail) is not None:
+            return rest[:i], tail
+        end = i
+    return rest, None
+
+
+def envelope_into(doc: Doc, env: str) -> None:
+    for m in RE_ENVELOPE_KV.finditer(env):
+        k, v = m.group("k"), m.group("v")
+        doc[k] = addr(v) if k != "proto" else v
+
+
+def reason_into(doc: Doc, text: str) -> None:
+    """``550 5.1.1 <a@b>: Recipient address rejected: ...`` -> code, dsn, reason (+ target)."""
+    m = RE_REPLY.match(text)
+    if m is not None:
+        doc["code"] = int(m.group("code"))
+        if m.group("enh"):
+            doc["dsn"] = m.group("enh")
+        text = m.group("text") or ""
+    doc["reason"] = text
+    t = RE_REASON_TARGET.match(text)
+    if t is not None:
+        doc["reason_target"] = addr(t.group("target"))
+
+
+def fill_action(doc: Doc, m: re.Match, daemon: str = "smtpd") -> str:
+    """Fill a reject/hold/discard/... line and return its kind (``<daemon>.<action>``)."""
+    action = m.group("action")
+    doc["action"] = action
+    doc["stage"] = m.group("stage")
+    set_client(doc, m.group("client_host"), m.group("client_ip"), m.group("client_port"))
+    text, env = split_envelope(m.group("rest"))
+    reason_into(doc, text)
+    if env is not None:
+        envelope_into(doc, env)
+    return daemon + "." + action.replace("-", "_")
+
+
+def fill_disconnect(doc: Doc, m: re.Match) -> None:
+    set_client(doc, m.group("client_host"), m.group("client_ip"), m.group("client_port"))
+    counts = m.group("counts")
+    if not counts:
+        return
+    total: dict[str, int] = {}
+    ok: dict[str, int] = {}
+    for item in counts.split():
+        name, _, value = item.partition("=")
+        good, _, all_ = value.partition("/")
+        if not good.isdigit():
+            continue
+        if name == "commands":
+            doc["commands_ok"] = int(good)
+            doc["commands"] = int(all_) if all_.isdigit() else int(good)
+            continue
+        ok[name] = int(good)
+        total[name] = int(all_) if all_.isdigit() else int(good)
+    doc["command_counts"] = total
+    doc["command_counts_ok"] = ok
+
+
+def fill_client_kv(doc: Doc, m: re.Match) -> None:
+    kv_into(doc, m.group("kv"))
+
+
+def fill_sasl_failed(doc: Doc, m: re.Match) -> None:
+    fill_groups(doc, m)
+    reason = m.group("sasl_reason")
+    if reason is not None:
+        # "(reason unavailable), sasl_username=postmaster@example.org" (Postfix >= 3.7)
+        i = reason.rfind(", sasl_username=")
+        if i >= 0:
+            doc["sasl_username"] = reason[i + 16:]
+            doc["sasl_reason"] = reason[:i]
+
+
+def fill_proxy(doc: Doc, m: re.Match) -> None:
+    doc["stage"] = m.group("stage")
+    text, env = split_envelope(m.group("rest"))
+    if env is not None:
+        envelope_into(doc, env)
+    doc["reply"] = text
+    r = RE_REPLY.match(text)
+    if r is not None:
+        doc["code"] = int(r.group("code"))
+        if r.group("enh"):
+            doc["dsn"] = r.group("enh")
+        doc["reason"] = r.group("text") or ""
+    else:
+        doc["reason"] = text
+    mta = re.search(r"from MTA\((?P<mta>[^)]*)\): (?P<mta_reply>.*)\Z", text, re.S)
+    if mta is not None:
+        doc["proxy_mta"] = mta.group("mta")
+        doc["proxy_reply"] = mta.group("mta_reply")
+    q = RE_QUEUED_AS.search(text)
+    if q is not None:
+        doc["queued_as"] = q.group("qid")
+
+
+SMTPD = rules(
+    # 7B1C41642D1: client=localhost[127.0.0.1], sasl_method=PLAIN, sasl_username=u@x
+    # 7B1C41642D1: client=localhost[127.0.0.1], orig_queue_id=B5A021642D1, orig_client=localhost[127.0.0.1]
+    (r"(?P<kv>client=.*)\Z", "smtpd.client", fill_client_kv),
+    # connect from localhost[127.0.0.1]
+    (r"connect from " + CLIENT + r"\Z", "smtpd.connect"),
+    # disconnect from localhost[127.0.0.1] ehlo=1 mail=1 rcpt=5/8 data=1 quit=1 commands=9/12
+    (r"disconnect from " + CLIENT + r"(?: (?P<counts>.*))?\Z", "smtpd.disconnect", fill_disconnect),
+    # lost connection after DATA (56 bytes) from localhost[127.0.0.1]
+    (r"lost connection after (?P<stage>\S+)(?: \((?P<bytes>\d+) bytes\))? from " + CLIENT + r"(?P<_r>.*)\Z",
+     "smtpd.lost_connection"),
+    # timeout after END-OF-MESSAGE from unknown[72.13.58.7]
+    (r"timeout after (?P<stage>\S+)(?: \((?P<bytes>\d+) bytes\))? from " + CLIENT + r"\Z", "smtpd.timeout"),
+    # too many errors after RCPT from unknown[1.2.3.4]
+    (r"too many errors after (?P<stage>\S+)(?: \((?P<bytes>\d+) bytes\))? from " + CLIENT + r"\Z",
+     "smtpd.too_many_errors"),
+    # Anonymous TLS connection established from localhost[127.0.0.1]: TLSv1.3 with cipher ...
+    (r"(?P<tls_trust>Anonymous|Untrusted|Trusted|Verified) TLS connection established from " + CLIENT
+     + r": " + TLS_DETAILS + r"\Z", "smtpd.tls", fill_tls),
+    # improper command pipelining after EHLO from unknown[2001:db8::1]: MAIL FROM:<>\r\nRCPT TO...
+    (r"improper command pipelining after (?P<stage>\S+) from " + CLIENT + r":? ?(?P<command>.*)\Z",
+     "smtpd.pipelining"),
+    # SSL_accept error from unknown[72.13.58.7]: lost connection
+    (r"SSL_accept error from " + CLIENT + r": (?P<error>.*)\Z", "smtpd.tls_error"),
+    # proxy-accept: END-OF-MESSAGE: 250 2.0.0 from MTA(smtp:[127.0.0.1]:10013): 250 2.0.0 Ok: queued as X; from=<..>
+    (r"proxy-(?P<_a>accept|reject): (?P<stage>[A-Z][A-Z-]*): (?P<rest>.*)\Z", "smtpd.proxy",
+     lambda d, m: (fill_proxy(d, m), "smtpd.proxy_" + m.group("_a"))[1]),
+    # bare <LF> received after CONNECT from example.net[1.2.3.4]
+    (r"bare <(?P<bare>LF|CR)> received after (?P<stage>\S+) from " + CLIENT + r"\Z", "smtpd.bare_newline"),
+    # discarding EHLO keywords: CHUNKING ETRN DSN 8BITMIME
+    (r"discarding EHLO keywords: (?P<keywords>.*)\Z", "smtpd.ehlo_keywords",
+     lambda d, m: d.__setitem__("discarded_ehlo_keywords", m.group("keywords").split())),
+    # Connection rate limit exceeded / Connection concurrency limit exceeded: 51 from x[1.2.3.4] for service smtp
+    (r"(?P<limit_type>Connection rate|Connection concurrency|Message delivery request rate|Recipient address rate"
+     r"|New TLS session rate|Connection|SASL authentication failure) limit exceeded: (?P<count>\d+) from " + CLIENT
+     + r" for service (?P<service>\S+)\Z", "smtpd.limit_exceeded"),
+    # reject: header Subject: ... (smtpd running header checks with receive_override_options)
+)
+
+SMTPD_WARNINGS = rules(
+    # warning: unknown[203.0.113.10]: SASL LOGIN authentication failed: (reason unavailable), sasl_username=x
+    (CLIENT + r": SASL (?P<sasl_method>\S+) authentication failed(?:: (?P<sasl_reason>.*))?\Z",
+     "smtpd.sasl_auth_failed", fill_sasl_failed),
+    # warning: SASL authentication failure: Password verification failed
+    (r"SASL authentication failure: (?P<sasl_reason>.*)\Z", "smtpd.sasl_failure"),
+    # warning: hostname exemple.com does not resolve to address 185.14.29.32: Name or service not known
+    (r"hostname (?P<client_host>\S+) does not resolve to address (?P<client_ip>[^\s:]+(?::[0-9a-fA-F]*)*?)"
+     r"(?:: (?P<text>.*))?\Z", "smtpd.dns_mismatch"),
+    # warning: 1.2.3.4: address not listed for hostname mail.example.com
+    (r"(?P<client_ip>\S+): address not listed for hostname (?P<client_host>\S+)\Z", "smtpd.dns_mismatch"),
+    # warning: non-SMTP command from unknown[1.2.3.4]: GET / HTTP/1.1
+    (r"non-SMTP command from " + CLIENT + r": (?P<command>.*)\Z", "smtpd.non_smtp_command"),
+    # warning: Illegal address syntax from unknown[1.2.3.4] in MAIL command: <a@b
+    (r"Illegal address syntax from " + CLIENT + r" in (?P<stage>\S+) command: (?P<address>.*)\Z",
+     "smtpd.illegal_address"),
+    # warning: TLS library problem: error:0A000126:SSL routines::unexpected eof while reading
+    (r"TLS library problem: (?P<error>.*)\Z", "smtpd.tls_error"),
+    # warning: B8C4F1642F1: queue file size limit exceeded
+    (r"queue file size limit exceeded\Z", "smtpd.size_limit_exceeded"),
+    # warning: unknown[1.2.3.4]: hostname x verification failed: Name or service not known
+    (CLIENT + r": hostname (?P<hostname>\S+) verification failed: (?P<text>.*)\Z", "smtpd.dns_mismatch"),
+)
+
+
+def parse_smtpd(msg: str, doc: Doc, level: Optional[str]) -> Optional[str]:
+    if level is not None:
+        return run_rules(SMTPD_WARNINGS, msg, doc)
+    if msg[:1].islower() and msg.split(":", 1)[0] in _ACTION_WORDS:
+        m = RE_ACTION.match(msg)
+        if m is not None:
+            return fill_action(doc, m)
+        return None
+    return run_rules(SMTPD, msg, doc)
+
+
+_ACTION_WORDS = frozenset(ACTIONS.split("|"))
+
+DAEMONS = {"smtpd": parse_smtpd}

@@ -1,0 +1,186 @@
+"""Wiring: inputs -> syslog header -> parser -> (tracker) -> renderer -> sinks.
+
+The per-line path is :meth:`Pipeline.line_document`: decode, one header match, one
+parser dispatch by tag (cached), an id, a counter. Everything else (which renderer,
+which documents to emit, which sinks) is decided once, in ``__init__``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Optional, Protocol
+
+from maillog2json.inputs import DEFAULT_MAX_LINE, InputError, Line, Source, open_source, read_batches
+from maillog2json.parsers import LineParser
+from maillog2json.render import RENDERERS
+from maillog2json.sinks import Sink
+from maillog2json.stats import Stats
+from maillog2json.syslog import HeaderParser, TimeResolver
+
+Doc = dict[str, Any]
+
+
+class Tracker(Protocol):
+    """What the pipeline needs of a message tracker (see :mod:`maillog2json.correlate`)."""
+    def feed(self, doc: Doc) -> list[Doc]: ...
+    def finish(self) -> list[Doc]: ...
+
+
+@dataclass
+class Options:
+    emit_lines: bool = True
+    emit_messages: bool = True
+    schema: str = "native"
+    max_line: int = DEFAULT_MAX_LINE
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def line_id(raw: bytes, occurrence: int) -> str:
+    """A stable id from the line's bytes; the n-th exact repeat of a line gets its own id."""
+    h = hashlib.blake2b(raw, digest_size=12)
+    if occurrence:
+        h.update(b"\x00%d" % occurrence)
+    return h.hexdigest()
+
+
+class Pipeline:
+    def __init__(self, sinks: list[Sink], options: Optional[Options] = None, time: Optional[TimeResolver] = None,
+                 tracker: Optional[Tracker] = None, stats: Optional[Stats] = None) -> None:
+        self.options = options or Options()
+        self.sinks = sinks
+        self.time = time or TimeResolver()
+        self.headers = HeaderParser(self.time)
+        self.parser = LineParser()
+        self.tracker = tracker
+        self.stats = stats or Stats()
+        self.render = RENDERERS[self.options.schema]
+        self.stopping = False
+        # exact duplicates share a timestamp: count repeats within the current timestamp only
+        self._dup_ts: Optional[str] = None
+        self._dup_seen: dict[bytes, int] = {}
+
+    # -- the per-line path -------------------------------------------------------------
+    def line_document(self, item: Any) -> Doc:
+        """One input line (bytes, or a cut :class:`Line`) -> its line document."""
+        stats = self.stats
+        stats.lines += 1
+        if item.__class__ is Line:
+            raw_bytes = item.data
+            truncated_length = item.length
+        else:
+            raw_bytes = item
+            truncated_length = 0
+        if raw_bytes[-1:] == b"\r":
+            raw_bytes = raw_bytes[:-1]
+        invalid = False
+        try:
+            line = raw_bytes.decode("utf-8")
+        except UnicodeDecodeError:
+            line = raw_bytes.decode("utf-8", "replace")
+            invalid = True
+        header, msg = self.headers.parse(line)
+        if header is None:
+            doc: Doc = {"type": "line", "_id": None, "kind": "unparsed", "timestamp": None, "host": None,
+                        "program": None, "daemon": None, "pid": None, "queue_id": None,
+                        "unparsed_reason": "empty" if not line else "header"}
+            kind = "unparsed"
+        else:
+            doc = {"type": "line", "_id": None, "kind": None, "timestamp": header["timestamp"],
+                   "host": header["host"], "program": header.get("program"), "daemon": None,
+                   "pid": header.get("pid"), "queue_id": None}
+            if len(header) > 4:
+                for k, v in header.items():
+                    if k not in doc:
+                        doc[k] = v
+            kind = self.parser.parse(header, msg, doc)
+            doc["kind"] = kind
+        if kind == "unparsed":
+            stats.unparsed(doc["unparsed_reason"], line)
+        if invalid:
+            doc["invalid_utf8"] = True
+            stats.invalid_utf8 += 1
+        if truncated_length:
+            doc["truncated"] = True
+            doc["raw_length"] = truncated_length
+            stats.truncated += 1
+        doc["raw"] = line
+        # the id
+        ts = doc["timestamp"]
+        if ts != self._dup_ts:
+            self._dup_ts = ts
+            self._dup_seen.clear()
+        n = self._dup_seen.get(raw_bytes, 0)
+        self._dup_seen[raw_bytes] = n + 1
+        doc["_id"] = line_id(raw_bytes, n)
+        kinds = stats.kinds
+        kinds[kind] = kinds.get(kind, 0) + 1
+        return doc
+
+    # -- batches and sources -----------------------------------------------------------
+    def process(self, lines: Iterable[Any]) -> None:
+        emit_lines = self.options.emit_lines
+        emit_messages = self.options.emit_messages
+        tracker = self.tracker
+        render = self.render
+        out: list[bytes] = []
+        for item in lines:
+            doc = self.line_document(item)
+            if tracker is not None:
+                # the tracker sees the line first: it may add correlation fields to it
+                done = tracker.feed(doc)
+            else:
+                done = None
+            if emit_lines:
+                out.append(render(doc))
+            if done and emit_messages:
+                out.extend(render(m) for m in done)
+        self._write(out)
+
+    def _write(self, out: list[bytes]) -> None:
+        if not out:
+            self.flush()
+            return
+        data = b"".join(out)
+        self.stats.documents += len(out)
+        for sink in self.sinks:
+            sink.write(data)
+        self.flush()
+
+    def flush(self) -> None:
+        for sink in self.sinks:
+            sink.flush()
+
+    def run_source(self, source: Source) -> None:
+        self.time.start_source(source.mtime)
+        for batch in read_batches(source, self.options.max_line):
+            self.process(batch)
+            if self.stopping:
+                break
+
+    def run(self, paths: list[str]) -> list[str]:
+        """Read every path in order; returns the error messages of sources that failed."""
+        errors = []
+        for path in paths:
+            if self.stopping:
+                break
+            try:
+                source = open_source(path)
+            except InputError as exc:
+                errors.append(str(exc))
+                continue
+            try:
+                self.run_source(source)
+            except InputError as exc:
+                errors.append(str(exc))
+            finally:
+                source.close()
+        return errors
+
+    def finish(self) -> None:
+        """End of input: flush what the tracker still holds, then the sinks."""
+        if self.tracker is not None:
+            done = self.tracker.finish()
+            if done and self.options.emit_messages:
+                self._write([self.render(m) for m in done])
+        self.flush()

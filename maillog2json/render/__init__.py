@@ -1,0 +1,20 @@
+"""Render documents to JSON bytes in one of two spellings of the same event model:
+``native`` (short, jq-friendly names) and ``ecs`` (Elastic Common Schema)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import orjson
+
+Renderer = Callable[[dict[str, Any]], bytes]
+
+_OPTS = orjson.OPT_APPEND_NEWLINE
+
+
+def native(doc: dict[str, Any]) -> bytes:
+    """The native spelling is the document as built: one JSON object and a newline."""
+    return orjson.dumps(doc, option=_OPTS)
+
+
+RENDERERS: dict[str, Renderer] = {"native": native}
