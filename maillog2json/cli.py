@@ -107,6 +107,8 @@ def main(files: tuple[str, ...], emit: str, year: Optional[int], tz: Optional[st
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(0)
     finally:
+        if tracker is not None:
+            stats.extra["messages"] = dict(tracker.counters)
         if show_stats:
             stats.report(sys.stderr)
     for err in errors:

@@ -1,0 +1,1085 @@
+"""The message tracker: line documents in, one message document per message out.
+
+A *message* is one piece of mail's life on one host. It starts at ``smtpd client=``,
+``pickup uid=`` (or the first line seen for a queue id) and may pass through several
+queue ids on that host, which are joined into the same message:
+
+* after-queue content filters and relays to a second instance: ``status=sent (250 ...
+  queued as NEWID)`` where NEWID is logged by the same host, and XFORWARD's
+  ``orig_queue_id=`` on the re-injecting smtpd's ``client=`` line;
+* before-queue proxies: ``proxy-accept: END-OF-MESSAGE: ... queued as NEWID``;
+* local(8) forwarding: ``status=sent (forwarded as NEWID)``;
+* ``postsuper -r``: ``postsuper: OLD: requeued`` then ``pickup: NEW: ... orig_id=OLD``.
+
+Bounce, delay and success notices are messages of their own, linked both ways
+(``bounce_of`` / ``bounces``).
+
+A message ends with ``qmgr: removed``, ``postsuper: removed`` (deleted), a reject or
+discard by cleanup, or an over-size abort; it is written after a short *linger* in log
+time, so lines that belong to it but come a moment later (a notice, a hop's link) are
+still joined. Recipients rejected during the SMTP session before the queue file
+existed (``NOQUEUE: reject: RCPT``) belong to the message the same session queues
+next (same smtpd process, same sender); a transaction whose every recipient was
+rejected gives a message document of its own with status ``rejected`` and no queue id.
+
+Memory is bounded: at most ``max_inflight`` messages and sessions, and none older
+than ``expire_after`` seconds of log time; what is evicted is written with
+``complete: false`` (and counted), never dropped. The whole state can be saved to a
+file and restored, so a log read in two runs gives the same message documents as one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any, Callable, Optional
+
+import orjson
+
+Doc = dict[str, Any]
+
+STATE_VERSION = 1
+LOOPBACK_PREFIXES = ("127.", "::1", "::ffff:127.")
+
+# delivery status -> recipient outcome
+_FINAL = {
+    "sent": "sent",
+    "bounced": "bounced",
+    "undeliverable": "bounced",
+    "undeliverable-but-not-cached": "bounced",
+    "deferred": "deferred",
+    "expired": "expired",
+    "deliverable": "sent",
+}
+
+_TERMINAL_STATUSES = frozenset(("sent", "bounced", "expired", "rejected", "discarded", "deleted"))
+
+
+def _epoch(ts: Optional[str], _cache: dict = {}) -> Optional[float]:  # noqa: B006 - a tiny memo
+    if ts is None:
+        return None
+    v = _cache.get(ts)
+    if v is None:
+        try:
+            v = datetime.fromisoformat(ts).timestamp()
+        except ValueError:
+            return None
+        if len(_cache) > 256:
+            _cache.clear()
+        _cache[ts] = v
+    return v
+
+
+def _is_loopback(ip: Optional[str]) -> bool:
+    return bool(ip) and ip.startswith(LOOPBACK_PREFIXES)  # type: ignore[union-attr]
+
+
+class Message:
+    """Mutable state of one message while it is in flight (plain data, for snapshots)."""
+
+    __slots__ = ("host", "queue_ids", "live", "first_seen", "last_seen", "last_epoch", "first_line_id",
+                 "message_id", "sender", "size", "nrcpt", "client", "origin", "uid", "events",
+                 "handoffs", "mailbox", "flags", "reason", "links", "lines", "done", "complete",
+                 "pending_rejects", "session_key", "deadline")
+
+    def __init__(self, host: Optional[str], qid: str, doc: Doc) -> None:
+        self.host = host
+        self.queue_ids: list[str] = [qid]
+        self.live: list[str] = [qid]           # queue ids not yet removed
+        self.first_seen = doc["timestamp"]
+        self.last_seen = doc["timestamp"]
+        self.last_epoch = _epoch(doc["timestamp"]) or 0.0
+        self.first_line_id = doc["_id"]
+        self.message_id: Optional[str] = None
+        self.sender: Optional[str] = None
+        self.size: Optional[int] = None
+        self.nrcpt: Optional[int] = None
+        self.client: dict[str, Any] = {}
+        self.origin: Optional[str] = None
+        self.uid: Optional[int] = None
+        self.events: list[dict[str, Any]] = []      # recipient events in log order
+        self.handoffs: dict[str, list[str]] = {}    # child qid -> parent recipient addresses
+        self.mailbox: list[dict[str, Any]] = []     # Dovecot saves
+        self.flags: dict[str, Any] = {}             # held, rejected, discarded, deleted, expired...
+        self.reason: Optional[str] = None
+        self.links: dict[str, Any] = {}
+        self.lines = 0
+        self.done = False
+        self.complete = False
+        self.pending_rejects: list[dict[str, Any]] = []
+        self.session_key: Optional[str] = None
+        self.deadline = 0.0
+
+    def to_state(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    @classmethod
+    def from_state(cls, d: dict[str, Any]) -> "Message":
+        m = cls.__new__(cls)
+        for k in cls.__slots__:
+            setattr(m, k, d[k])
+        return m
+
+
+class Session:
+    """An smtpd connection: the client, and rejects waiting for the message they belong to."""
+
+    __slots__ = ("host", "pid", "client", "helo", "tls", "rejects", "actions", "last_epoch", "first_line_id",
+                 "last_seen")
+
+    def __init__(self, host: Optional[str], pid: Optional[int], doc: Doc) -> None:
+        self.host = host
+        self.pid = pid
+        self.client: dict[str, Any] = {}
+        self.helo: Optional[str] = None
+        self.tls: Optional[dict[str, Any]] = None
+        self.rejects: list[dict[str, Any]] = []
+        self.actions: list[dict[str, Any]] = []
+        self.last_epoch = _epoch(doc["timestamp"]) or 0.0
+        self.first_line_id = doc["_id"]
+        self.last_seen = doc["timestamp"]
+
+    def to_state(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    @classmethod
+    def from_state(cls, d: dict[str, Any]) -> "Session":
+        s = cls.__new__(cls)
+        for k in cls.__slots__:
+            setattr(s, k, d[k])
+        return s
+
+
+def _key(host: Optional[str], qid: str) -> str:
+    return f"{host}\x00{qid}"
+
+
+class MessageTracker:
+    """Correlates line documents into message documents (see the module docstring)."""
+
+    def __init__(self, expire_after: float = 7 * 86400, max_inflight: int = 100_000, linger: float = 2.0,
+                 stats: Any = None) -> None:
+        self.expire_after = expire_after
+        self.max_inflight = max_inflight
+        self.linger = linger
+        self.stats = stats
+        self.messages: OrderedDict[str, Message] = OrderedDict()   # by (host, qid), oldest activity first
+        self.sessions: OrderedDict[str, Session] = OrderedDict()   # by (host, smtpd pid)
+        self.by_message_id: dict[str, Message] = {}                # (host, message-id) -> latest message
+        self.pending_links: dict[str, tuple[str, str]] = {}        # child key -> (parent key, link kind)
+        self.lingering: OrderedDict[int, Message] = OrderedDict()  # done, waiting out the linger
+        self.qmgr_pids: dict[str, Optional[int]] = {}     # host -> qmgr pid (for daemon-less logs)
+        self.notices: dict[str, dict[str, Any]] = {}               # notice key -> its original, until it shows
+        self.counters = {"messages": 0, "incomplete": 0, "expired": 0, "evicted": 0, "rejected_sessions": 0,
+                         "merged_hops": 0, "mailbox_unmatched": 0}
+        self._now = 0.0
+        self._out: list[Doc] = []
+        self._handlers: dict[str, Callable[[Doc], None]] = {
+            "smtpd.client": self._client,
+            "pickup.submit": self._pickup,
+            "cleanup.message_id": self._message_id,
+            "qmgr.queued": self._queued,
+            "delivery": self._delivery,
+            "qmgr.removed": self._removed,
+            "qmgr.expired": self._expired,
+            "postsuper.removed": self._deleted,
+            "postsuper.requeued": self._requeued,
+            "postsuper.held": self._held,
+            "postsuper.released": self._released,
+            "bounce.notice": self._bounce_notice,
+            "smtpd.connect": self._connect,
+            "smtpd.disconnect": self._disconnect,
+            "smtpd.tls": self._session_tls,
+            "smtpd.reject": self._smtpd_action,
+            "smtpd.hold": self._smtpd_action,
+            "smtpd.discard": self._smtpd_action,
+            "smtpd.milter_reject": self._smtpd_action,
+            "smtpd.milter_discard": self._smtpd_action,
+            "smtpd.milter_hold": self._smtpd_action,
+            "smtpd.filter": self._smtpd_action,
+            "smtpd.redirect": self._smtpd_action,
+            "smtpd.proxy_accept": self._proxy_accept,
+            "smtpd.proxy_reject": self._proxy_reject,
+            "smtpd.size_limit_exceeded": self._size_limit,
+            "cleanup.size_limit_exceeded": self._size_limit,
+            "cleanup.reject": self._cleanup_action,
+            "cleanup.discard": self._cleanup_action,
+            "cleanup.hold": self._cleanup_action,
+            "cleanup.milter_reject": self._cleanup_action,
+            "cleanup.milter_discard": self._cleanup_action,
+            "cleanup.milter_hold": self._cleanup_action,
+            "cleanup.redirect": self._cleanup_action,
+            "dovecot.saved": self._mailbox,
+            "dovecot.save_failed": self._mailbox,
+        }
+
+    # ------------------------------------------------------------------ entry points
+    def feed(self, doc: Doc) -> list[Doc]:
+        """Take one line document; return the message documents that ended with it."""
+        handler = self._handlers.get(doc["kind"])
+        qid = doc["queue_id"]
+        if handler is None and qid is None:
+            if self.lingering or self.messages:
+                ts = doc["timestamp"]
+                if ts is not None:
+                    self._advance(_epoch(ts))
+            return self._drain()
+        ts = doc["timestamp"]
+        if ts is not None:
+            e = _epoch(ts)
+            if e is not None:
+                self._advance(e)
+        if handler is not None:
+            handler(doc)
+        elif qid is not None:
+            msg = self._get(doc)
+            if msg is not None:
+                self._touch(msg, doc)
+        return self._drain()
+
+    def finish(self) -> list[Doc]:
+        """End of input: everything still held is written (in-flight ones as incomplete)."""
+        for msg in list(self.lingering.values()):
+            self._emit(msg)
+        self.lingering.clear()
+        for key in list(self.sessions):
+            self._close_session(key)
+        seen: set[int] = set()
+        for msg in list(self.messages.values()):
+            if id(msg) not in seen:
+                seen.add(id(msg))
+                self._emit(msg)
+        self.messages.clear()
+        self.by_message_id.clear()
+        self.pending_links.clear()
+        return self._drain()
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _drain(self) -> list[Doc]:
+        if not self._out:
+            return []
+        out = self._out
+        self._out = []
+        return out
+
+    def _advance(self, now: float) -> None:
+        if now > self._now:
+            self._now = now
+        now = self._now
+        lingering = self.lingering
+        while lingering:
+            k, msg = next(iter(lingering.items()))
+            if msg.deadline > now:
+                break
+            del lingering[k]
+            self._emit(msg)
+        limit = now - self.expire_after
+        messages = self.messages
+        while messages:
+            key, msg = next(iter(messages.items()))
+            if msg.last_epoch >= limit:
+                break
+            self.counters["expired"] += 1
+            self._evict(msg)
+        sessions = self.sessions
+        session_limit = now - min(self.expire_after, 3600.0)
+        while sessions:
+            key, s = next(iter(sessions.items()))
+            if s.last_epoch >= session_limit:
+                break
+            self._close_session(key)
+
+    def _evict(self, msg: Message) -> None:
+        """Forced flush: write the message as it is, with complete=false."""
+        for qid in msg.queue_ids:
+            self.messages.pop(_key(msg.host, qid), None)
+        self._emit(msg)
+
+    def _enforce_cap(self) -> None:
+        while len(self.messages) > self.max_inflight:
+            key, msg = next(iter(self.messages.items()))
+            self.counters["evicted"] += 1
+            self._evict(msg)
+        while len(self.sessions) > self.max_inflight:
+            key = next(iter(self.sessions))
+            self.counters["evicted"] += 1
+            self._close_session(key)
+
+    def _touch(self, msg: Message, doc: Doc) -> None:
+        msg.lines += 1
+        ts = doc["timestamp"]
+        if ts is not None:
+            msg.last_seen = ts
+            msg.last_epoch = max(msg.last_epoch, _epoch(ts) or 0.0)
+        for qid in msg.live:
+            key = _key(msg.host, qid)
+            if key in self.messages:
+                self.messages.move_to_end(key)
+
+    def _get(self, doc: Doc) -> Optional[Message]:
+        qid = doc["queue_id"]
+        if qid is None:
+            return None
+        return self.messages.get(_key(doc["host"], qid))
+
+    def _get_or_new(self, doc: Doc, origin: Optional[str] = None) -> Message:
+        msg = self._get(doc)
+        if msg is None:
+            msg = self._new(doc, origin)
+        return msg
+
+    def _new(self, doc: Doc, origin: Optional[str]) -> Message:
+        host, qid = doc["host"], doc["queue_id"]
+        key = _key(host, qid)
+        old = self.messages.get(key)
+        if old is not None:           # a queue id logged again from the start: the old story is over
+            self._evict(old)
+        for k, m in list(self.lingering.items()):
+            if m.host == host and qid in m.queue_ids:
+                del self.lingering[k]
+                self._emit(m)
+        msg = Message(host, qid, doc)
+        msg.origin = origin
+        self.messages[key] = msg
+        link = self.pending_links.pop(key, None)
+        if link is not None:
+            parent = self.messages.get(link[0])
+            if parent is not None:
+                self._merge(parent, msg, link[1])
+                return parent
+        self._enforce_cap()
+        return msg
+
+    def _finish_qid(self, msg: Message, qid: str) -> None:
+        """``qid`` left the queue; the message is done when no queue id of it is left."""
+        if qid in msg.live:
+            msg.live.remove(qid)
+        self.messages.pop(_key(msg.host, qid), None)
+        if not msg.live and not msg.done:
+            msg.done = True
+            msg.complete = True
+            if self.linger > 0:
+                msg.deadline = msg.last_epoch + self.linger
+                self.lingering[id(msg)] = msg
+                # keep the ids reachable while lingering, so late lines still join
+                for q in msg.queue_ids:
+                    self.messages.setdefault(_key(msg.host, q), msg)
+                    self.messages.move_to_end(_key(msg.host, q))
+            else:
+                self._emit(msg)
+
+    # ------------------------------------------------------------------ merging hops
+    def _link(self, parent: Message, child_qid: str, kind: str, recipients: list[str]) -> None:
+        """``parent`` handed ``recipients`` to ``child_qid`` on the same host."""
+        parent.handoffs.setdefault(child_qid, [])
+        for r in recipients:
+            if r not in parent.handoffs[child_qid]:
+                parent.handoffs[child_qid].append(r)
+        child_key = _key(parent.host, child_qid)
+        child = self.messages.get(child_key)
+        if child is parent:
+            return
+        if child is not None:
+            self._merge(parent, child, kind)
+            return
+        for k, m in list(self.lingering.items()):
+            if m.host == parent.host and m.queue_ids[0] == child_qid:
+                del self.lingering[k]
+                m.done = False
+                self._merge(parent, m, kind)
+                return
+        self.pending_links[child_key] = (_key(parent.host, parent.queue_ids[0]), kind)
+
+    def _merge(self, parent: Message, child: Message, kind: str) -> None:
+        """Join ``child`` (a later queue id of the same mail) into ``parent``."""
+        self.counters["merged_hops"] += 1
+        for qid in child.queue_ids:
+            if qid not in parent.queue_ids:
+                parent.queue_ids.append(qid)
+            self.messages[_key(parent.host, qid)] = parent
+        for qid in child.live:
+            if qid not in parent.live:
+                parent.live.append(qid)
+        if child.done:
+            parent_done_now = not parent.live
+        else:
+            parent_done_now = False
+        parent.events.extend(child.events)
+        for q, addrs in child.handoffs.items():
+            parent.handoffs.setdefault(q, []).extend(addrs)
+        parent.mailbox.extend(child.mailbox)
+        parent.pending_rejects.extend(child.pending_rejects)
+        parent.lines += child.lines
+        hops = parent.links.setdefault("hops", [])
+        hops.append({"queue_id": child.queue_ids[0], "via": kind})
+        for k, v in child.links.items():
+            if k == "hops":
+                hops.extend(v)
+            elif isinstance(v, list):
+                parent.links.setdefault(k, []).extend(v)
+            else:
+                parent.links.setdefault(k, v)
+        for k, v in child.flags.items():
+            if k not in ("held",):
+                parent.flags.setdefault(k, v)
+        if parent.message_id is None:
+            parent.message_id = child.message_id
+        if child.last_epoch > parent.last_epoch:
+            parent.last_epoch = child.last_epoch
+            parent.last_seen = child.last_seen
+        if child.message_id is not None:
+            self.by_message_id[f"{parent.host}\x00{child.message_id}"] = parent
+        if parent_done_now and not parent.done:
+            parent.done = True
+            parent.complete = True
+            parent.deadline = parent.last_epoch + self.linger
+            self.lingering[id(parent)] = parent
+
+    # ------------------------------------------------------------------ handlers
+    def _client(self, doc: Doc) -> None:
+        qid = doc["queue_id"]
+        if qid is None:
+            return
+        msg = self._new(doc, "smtp")
+        self._touch(msg, doc)
+        if msg.queue_ids[0] != qid:          # joined a parent through a pending link
+            return
+        c = msg.client
+        for src, dst in (("client_host", "host"), ("client_ip", "ip"), ("client_port", "port"),
+                         ("sasl_method", "sasl_method"), ("sasl_username", "sasl_username")):
+            v = doc.get(src)
+            if v is not None:
+                c[dst] = v
+        if doc.get("syslog_name"):
+            c["service"] = doc["syslog_name"]
+        skey = f"{doc['host']}\x00{doc['pid']}"
+        sess = self.sessions.get(skey)
+        if sess is not None:
+            if sess.helo:
+                c["helo"] = sess.helo
+            if sess.tls:
+                c["tls"] = sess.tls
+            c.setdefault("port", sess.client.get("port"))
+            if c.get("port") is None:
+                c.pop("port")
+            if sess.rejects:
+                msg.pending_rejects.extend(sess.rejects)
+                sess.rejects = []
+            for action in sess.actions:
+                if msg.sender is None and action.get("from") is not None:
+                    msg.sender = action["from"]
+                if action["action"] in ("hold", "milter-hold"):
+                    msg.flags["held"] = True
+                elif action["action"] in ("discard", "milter-discard"):
+                    msg.flags["discarded"] = action.get("reason") or True
+                elif action["action"] in ("filter", "redirect"):
+                    msg.flags[action["action"]] = action.get("reason")
+            sess.actions = []
+            msg.session_key = skey
+        orig = doc.get("orig_queue_id")
+        if orig:
+            c["orig_queue_id"] = orig
+            parent = self.messages.get(_key(doc["host"], orig))
+            if parent is not None and parent is not msg:
+                self._merge(parent, msg, "content_filter")
+            else:
+                msg.links["orig_queue_id"] = orig
+
+    def _pickup(self, doc: Doc) -> None:
+        msg = self._new(doc, "pickup")
+        self._touch(msg, doc)
+        if doc.get("uid") is not None:
+            msg.uid = doc["uid"]
+        if msg.sender is None and doc.get("from") is not None:
+            msg.sender = doc["from"]
+        orig = doc.get("orig_id")
+        if orig:
+            old = self.messages.get(_key(doc["host"], orig))
+            if old is not None and old is not msg:
+                # postsuper -r: the old queue id was waiting for this
+                if orig in old.live:
+                    old.live.remove(orig)
+                old.links.setdefault("requeued_as", []).append(doc["queue_id"])
+                self._merge(old, msg, "requeue")
+            else:
+                msg.links["requeued_from"] = orig
+
+    def _message_id(self, doc: Doc) -> None:
+        msg = self._get_or_new(doc, None)
+        self._touch(msg, doc)
+        mid = doc.get("message_id")
+        if msg.message_id is None:
+            msg.message_id = mid
+        if mid:
+            self.by_message_id[f"{msg.host}\x00{mid}"] = msg
+
+    def _queued(self, doc: Doc) -> None:
+        self.qmgr_pids[str(doc["host"])] = doc["pid"]
+        msg = self._get_or_new(doc, None)
+        self._touch(msg, doc)
+        if doc.get("from") is not None and (msg.sender is None or "@" not in msg.sender):
+            msg.sender = doc["from"]
+        if msg.queue_ids[0] == doc["queue_id"] or msg.size is None:
+            if doc.get("size") is not None:
+                msg.size = doc["size"]
+            if doc.get("nrcpt") is not None:
+                msg.nrcpt = doc["nrcpt"]
+        if "held" in msg.flags:
+            msg.flags["released"] = True
+
+    def _delivery(self, doc: Doc) -> None:
+        msg = self._get_or_new(doc, None)
+        self._touch(msg, doc)
+        ev = {
+            "kind": "delivery",
+            "timestamp": doc["timestamp"],
+            "queue_id": doc["queue_id"],
+            "daemon": doc["daemon"],
+            "to": doc.get("to"),
+            "orig_to": doc.get("orig_to"),
+            "status": doc.get("status"),
+            "dsn": doc.get("dsn"),
+            "relay": doc.get("relay"),
+            "delay": doc.get("delay"),
+            "delays": doc.get("delays"),
+            "reply": doc.get("reply"),
+        }
+        msg.events.append(ev)
+        child = doc.get("queued_as") or doc.get("forwarded_as")
+        if child and doc.get("status") == "sent":
+            ev["handoff"] = child
+            via = "forward" if doc.get("forwarded_as") else "relay"
+            self._link(msg, child, via, [doc.get("to") or ""])
+            if via == "forward":
+                msg.links.setdefault("forwarded_as", []).append(child)
+
+    def _removed(self, doc: Doc) -> None:
+        if doc["daemon"] is None and doc["pid"] != self.qmgr_pids.get(str(doc["host"]), doc["pid"]):
+            # RFC 5424 logs without the daemon name: "QID: removed" from a pid that is not the
+            # queue manager's is postsuper deleting the message
+            doc["kind"] = "postsuper.removed"
+            doc["daemon_guess"] = "postsuper"
+            return self._deleted(doc)
+        msg = self._get(doc)
+        if msg is None:
+            return
+        self._touch(msg, doc)
+        self._finish_qid(msg, doc["queue_id"])
+
+    def _expired(self, doc: Doc) -> None:
+        msg = self._get_or_new(doc, None)
+        self._touch(msg, doc)
+        msg.flags["expired"] = doc.get("status") or "expired"
+        if msg.sender is None and doc.get("from") is not None:
+            msg.sender = doc["from"]
+
+    def _deleted(self, doc: Doc) -> None:
+        msg = self._get(doc)
+        if msg is None:
+            return
+        self._touch(msg, doc)
+        msg.flags["deleted"] = True
+        self._finish_qid(msg, doc["queue_id"])
+
+    def _requeued(self, doc: Doc) -> None:
+        msg = self._get(doc)
+        if msg is None:
+            return
+        self._touch(msg, doc)
+        msg.flags["requeued"] = True   # the queue id stays live until pickup's orig_id= names it
+
+    def _held(self, doc: Doc) -> None:
+        msg = self._get(doc)
+        if msg is not None:
+            self._touch(msg, doc)
+            msg.flags["held"] = True
+
+    def _released(self, doc: Doc) -> None:
+        msg = self._get(doc)
+        if msg is not None:
+            self._touch(msg, doc)
+            msg.flags["released"] = True
+
+    def _bounce_notice(self, doc: Doc) -> None:
+        msg = self._get(doc)
+        notice_qid = doc.get("bounce_queue_id")
+        if msg is None or not notice_qid:
+            return
+        self._touch(msg, doc)
+        entry = {"queue_id": notice_qid, "notice": doc.get("notice")}
+        msg.links.setdefault("bounces", []).append(entry)
+        notice = self.messages.get(_key(msg.host, notice_qid))
+        if notice is not None and notice is not msg:
+            notice.links["bounce_of"] = {"queue_id": msg.queue_ids[0], "message_id": msg.message_id,
+                                         "notice": doc.get("notice")}
+            if notice.origin is None:
+                notice.origin = "bounce"
+        else:
+            # the notice's first line may come later: remember the link for it
+            self.notices[_key(msg.host, notice_qid)] = {
+                "queue_id": msg.queue_ids[0], "message_id": msg.message_id, "notice": doc.get("notice")}
+
+    # -- smtpd sessions -------------------------------------------------------------
+    def _session(self, doc: Doc, create: bool = True) -> Optional[Session]:
+        key = f"{doc['host']}\x00{doc['pid']}"
+        s = self.sessions.get(key)
+        if s is None and create:
+            s = self.sessions[key] = Session(doc["host"], doc["pid"], doc)
+            self._enforce_cap()
+        elif s is not None:
+            self.sessions.move_to_end(key)
+            s.last_epoch = _epoch(doc["timestamp"]) or s.last_epoch
+            s.last_seen = doc["timestamp"]
+        return s
+
+    def _connect(self, doc: Doc) -> None:
+        key = f"{doc['host']}\x00{doc['pid']}"
+        if key in self.sessions:
+            self._close_session(key)
+        s = self._session(doc)
+        assert s is not None
+        s.client = {"host": doc.get("client_host"), "ip": doc.get("client_ip")}
+        if doc.get("client_port") is not None:
+            s.client["port"] = doc["client_port"]
+
+    def _disconnect(self, doc: Doc) -> None:
+        key = f"{doc['host']}\x00{doc['pid']}"
+        if key in self.sessions:
+            self._close_session(key)
+
+    def _session_tls(self, doc: Doc) -> None:
+        s = self._session(doc)
+        if s is not None:
+            s.tls = {k[4:]: doc[k] for k in ("tls_version", "tls_cipher", "tls_trust") if doc.get(k) is not None}
+
+    def _reject_event(self, doc: Doc) -> dict[str, Any]:
+        return {
+            "kind": "reject",
+            "timestamp": doc["timestamp"],
+            "queue_id": doc["queue_id"],
+            "daemon": doc["daemon"],
+            "action": doc.get("action"),
+            "to": doc.get("to"),
+            "from": doc.get("from"),
+            "stage": doc.get("stage"),
+            "code": doc.get("code"),
+            "dsn": doc.get("dsn"),
+            "reason": doc.get("reason"),
+            "helo": doc.get("helo"),
+            "client": {"host": doc.get("client_host"), "ip": doc.get("client_ip")},
+            "line_id": doc["_id"],
+        }
+
+    def _smtpd_action(self, doc: Doc) -> None:
+        action = doc.get("action")
+        if doc["queue_id"] is not None:
+            msg = self._get(doc)
+            if msg is not None:
+                self._touch(msg, doc)
+                if action in ("reject", "milter-reject"):
+                    if doc.get("stage") in ("RCPT",) and doc.get("to"):
+                        msg.events.append(self._reject_event(doc))
+                    else:
+                        msg.events.append(self._reject_event(doc))
+                        msg.flags["rejected"] = True
+                        msg.reason = doc.get("reason")
+                        if doc.get("stage") in ("DATA", "END-OF-MESSAGE", "BDAT"):
+                            self._finish_qid(msg, doc["queue_id"])
+                elif action in ("hold", "milter-hold"):
+                    msg.flags["held"] = True
+                elif action in ("discard", "milter-discard"):
+                    msg.flags["discarded"] = doc.get("reason") or True
+                if doc.get("helo"):
+                    msg.client.setdefault("helo", doc["helo"])
+                return
+        s = self._session(doc)
+        if s is None:
+            return
+        if doc.get("helo"):
+            s.helo = doc["helo"]
+        if not s.client:
+            s.client = {"host": doc.get("client_host"), "ip": doc.get("client_ip")}
+        if action in ("reject", "milter-reject"):
+            s.rejects.append(self._reject_event(doc))
+        else:
+            s.actions.append({"action": action, "reason": doc.get("reason"), "to": doc.get("to"),
+                              "from": doc.get("from")})
+
+    def _proxy_accept(self, doc: Doc) -> None:
+        qid = doc.get("queued_as")
+        if not qid:
+            return
+        s = self._session(doc, create=False)
+        msg = self.messages.get(_key(doc["host"], qid))
+        if msg is not None:
+            self._touch(msg, doc)
+            if s is not None:
+                if s.helo:
+                    msg.client.setdefault("helo", s.helo)
+                if s.rejects:
+                    msg.pending_rejects.extend(s.rejects)
+                    s.rejects = []
+            msg.links["proxy"] = doc.get("proxy_mta")
+
+    def _proxy_reject(self, doc: Doc) -> None:
+        s = self._session(doc)
+        if s is not None:
+            ev = self._reject_event(doc)
+            ev["action"] = "proxy-reject"
+            s.rejects.append(ev)
+
+    def _size_limit(self, doc: Doc) -> None:
+        msg = self._get(doc)
+        if msg is None:
+            return
+        self._touch(msg, doc)
+        if "rejected" not in msg.flags:
+            msg.flags["rejected"] = True
+            msg.reason = "queue file size limit exceeded"
+            self._finish_qid(msg, doc["queue_id"])
+
+    def _cleanup_action(self, doc: Doc) -> None:
+        msg = self._get_or_new(doc, None)
+        self._touch(msg, doc)
+        action = doc.get("action") or ""
+        if doc.get("helo"):
+            msg.client.setdefault("helo", doc["helo"])
+        if msg.sender is None and doc.get("from") is not None:
+            msg.sender = doc["from"]
+        if action in ("reject", "milter-reject"):
+            msg.flags["rejected"] = True
+            msg.reason = doc.get("reason")
+            ev = self._reject_event(doc)
+            msg.events.append(ev)
+            self._finish_qid(msg, doc["queue_id"])
+        elif action in ("discard", "milter-discard"):
+            msg.flags["discarded"] = doc.get("reason") or True
+            self._finish_qid(msg, doc["queue_id"])
+        elif action in ("hold", "milter-hold"):
+            msg.flags["held"] = True
+        elif action == "redirect":
+            msg.flags["redirect"] = doc.get("reason")
+
+    def _close_session(self, key: str) -> None:
+        s = self.sessions.pop(key, None)
+        if s is None or not s.rejects:
+            return
+        # rejects that no message claimed: one "rejected" document per transaction (by sender)
+        groups: list[list[dict[str, Any]]] = []
+        for ev in s.rejects:
+            if groups and groups[-1][0].get("from") == ev.get("from"):
+                groups[-1].append(ev)
+            else:
+                groups.append([ev])
+        for group in groups:
+            self._emit_rejected(s, group)
+
+    def _emit_rejected(self, s: Any, events: list[dict[str, Any]], host: Optional[str] = None,
+                       client: Optional[dict[str, Any]] = None) -> None:
+        first = events[0]
+        self.counters["rejected_sessions"] += 1
+        c = dict(client if client is not None else s.client)
+        helo = next((e["helo"] for e in events if e.get("helo")), None)
+        if helo:
+            c["helo"] = helo
+        doc: Doc = {
+            "type": "message",
+            "_id": _msg_id("reject", first["line_id"]),
+            "status": "rejected",
+            "complete": True,
+            "host": host if host is not None else s.host,
+            "queue_id": None,
+            "queue_ids": [],
+            "first_seen": first["timestamp"],
+            "last_seen": events[-1]["timestamp"],
+            "message_id": None,
+            "from": first.get("from"),
+            "size": None,
+            "nrcpt": None,
+            "client": c,
+            "origin": "smtp",
+            "recipients": _recipient_rows([dict(e) for e in events], {}, []),
+            "reason": first.get("reason"),
+            "smtpd_pid": s.pid if s is not None else None,
+        }
+        self.counters["messages"] += 1
+        self._out.append(doc)
+
+    def _mailbox(self, doc: Doc) -> None:
+        mid = doc.get("message_id")
+        if not mid:
+            return
+        msg = self.by_message_id.get(f"{doc['host']}\x00{mid}")
+        if msg is None:
+            self.counters["mailbox_unmatched"] += 1
+            return
+        ev = {"user": doc.get("user"), "mailbox": doc.get("mailbox"), "timestamp": doc["timestamp"],
+              "status": "saved" if doc["kind"] == "dovecot.saved" else "save_failed"}
+        if doc.get("error"):
+            ev["error"] = doc["error"]
+        if doc.get("session"):
+            ev["session"] = doc["session"]
+        msg.mailbox.append(ev)
+
+    # ------------------------------------------------------------------ output
+    def _emit(self, msg: Message) -> None:
+        if msg.done is None:     # already written (a message reachable by several ids)
+            return
+        for qid in msg.queue_ids:
+            if self.messages.get(_key(msg.host, qid)) is msg:
+                del self.messages[_key(msg.host, qid)]
+            self.pending_links.pop(_key(msg.host, qid), None)
+        for q in msg.handoffs:
+            self.pending_links.pop(_key(msg.host, q), None)
+        if msg.message_id is not None:
+            k = f"{msg.host}\x00{msg.message_id}"
+            if self.by_message_id.get(k) is msg:
+                del self.by_message_id[k]
+        if not msg.complete:
+            self.counters["incomplete"] += 1
+        self.counters["messages"] += 1
+        notice = self.notices.pop(_key(msg.host, msg.queue_ids[0]), None)
+        if notice is not None:
+            msg.links.setdefault("bounce_of", notice)
+            if msg.origin is None:
+                msg.origin = "bounce"
+        msg.done = None  # type: ignore[assignment]
+        self._out.append(render_message(msg, self))
+        # rejects that were waiting for this message but belong to another transaction
+        stray = [e for e in msg.pending_rejects
+                 if msg.sender is not None and e.get("from") is not None and e.get("from") != msg.sender]
+        if stray:
+            self._emit_rejected(None, stray, host=msg.host, client=stray[0].get("client") or {})
+
+    # ------------------------------------------------------------------ snapshot
+    def save(self, path: str) -> None:
+        """Write the whole in-flight state atomically (temp file + rename)."""
+        seen: dict[int, int] = {}
+        messages = []
+        index = {}
+        for key, msg in self.messages.items():
+            if id(msg) not in seen:
+                seen[id(msg)] = len(messages)
+                messages.append(msg.to_state())
+            index[key] = seen[id(msg)]
+        lingering = []
+        for msg in self.lingering.values():
+            if id(msg) not in seen:
+                seen[id(msg)] = len(messages)
+                messages.append(msg.to_state())
+            lingering.append(seen[id(msg)])
+        by_mid = {k: seen[id(m)] for k, m in self.by_message_id.items() if id(m) in seen}
+        state = {
+            "version": STATE_VERSION,
+            "now": self._now,
+            "messages": messages,
+            "index": index,
+            "lingering": lingering,
+            "by_message_id": by_mid,
+            "sessions": [s.to_state() for s in self.sessions.values()],
+            "pending_links": self.pending_links,
+            "notices": self.notices,
+            "qmgr_pids": self.qmgr_pids,
+            "counters": self.counters,
+        }
+        data = orjson.dumps(state)
+        directory = os.path.dirname(os.path.abspath(path)) or "."
+        fd, tmp = tempfile.mkstemp(prefix=".maillog2json-state.", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+    def load(self, path: str) -> None:
+        with open(path, "rb") as f:
+            data = f.read()
+        if not data:
+            return
+        state = orjson.loads(data)
+        if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+            raise ValueError(f"unsupported state file version {state.get('version') if isinstance(state, dict) else '?'}")
+        msgs = [Message.from_state(d) for d in state["messages"]]
+        self._now = state["now"]
+        self.messages = OrderedDict((k, msgs[i]) for k, i in state["index"].items())
+        self.lingering = OrderedDict((id(msgs[i]), msgs[i]) for i in state["lingering"])
+        self.by_message_id = {k: msgs[i] for k, i in state["by_message_id"].items()}
+        self.sessions = OrderedDict()
+        for d in state["sessions"]:
+            s = Session.from_state(d)
+            self.sessions[f"{s.host}\x00{s.pid}"] = s
+        self.pending_links = {k: tuple(v) for k, v in state["pending_links"].items()}  # type: ignore[misc]
+        self.notices = state["notices"]
+        self.qmgr_pids = state.get("qmgr_pids", {})
+        self.counters.update(state["counters"])
+
+
+def _msg_id(prefix: str, first_line_id: str) -> str:
+    return hashlib.blake2b(f"{prefix}:{first_line_id}".encode(), digest_size=12).hexdigest()
+
+
+def _recipient_rows(events: list[dict[str, Any]], handoffs: dict[str, list[str]],
+                    queue_ids: list[str], flags: Optional[dict[str, Any]] = None,
+                    mailbox: Optional[list[dict[str, Any]]] = None) -> list[dict[str, Any]]:
+    """Recipient entries from the message's events, following hops (see module docstring)."""
+    flags = flags or {}
+    rows: dict[str, dict[str, Any]] = {}
+    # the parent's recipient addresses each child queue id took over, and who claimed them
+    claims: dict[tuple[str, str], str] = {}
+    by_addr: dict[str, dict[str, Any]] = {}
+    order = {q: i for i, q in enumerate(queue_ids)}
+    events = sorted(events, key=lambda e: order.get(e.get("queue_id") or "", -1))  # stable: log order within a hop
+    first_qid = queue_ids[0] if queue_ids else None
+    for ev in events:
+        to = ev.get("to")
+        if to is None:
+            continue
+        orig = ev.get("orig_to")
+        qid = ev.get("queue_id")
+        row = None
+        if qid is not None and qid != first_qid and qid in handoffs:
+            for cand in (orig, to):
+                if cand is not None and cand in handoffs[qid] and cand in by_addr:
+                    claimer = claims.get((qid, cand))
+                    if claimer is None or claimer == to:
+                        claims[(qid, cand)] = to
+                        row = by_addr[cand]
+                        if to != cand:
+                            row["final_to"] = to
+                        break
+        if row is None and qid is not None and qid != first_qid and to in by_addr:
+            # a later hop's view of a recipient it was not handed (the receiving side of a
+            # relay that refused it): history only, the sending side's outcome stands
+            by_addr[to]["attempts"].append(
+                {k: v for k, v in ev.items() if v is not None and k not in ("line_id", "client", "helo")})
+            continue
+        if row is None:
+            key = to if orig is None or orig == to else f"{to}\x00{orig}"
+            row = rows.get(key)
+            if row is None:
+                row = rows[key] = {"to": to, "orig_to": orig, "status": None, "dsn": None, "relay": None,
+                                   "reply": None, "delay": None, "attempts": []}
+                by_addr.setdefault(to, row)
+        attempt = {k: v for k, v in ev.items() if v is not None and k not in ("line_id", "client", "helo")}
+        row["attempts"].append(attempt)
+        if ev["kind"] == "reject":
+            row["status"] = "rejected"
+            row["dsn"] = ev.get("dsn")
+            code = ev.get("code")
+            row["reply"] = (f"{code} {ev.get('dsn') or ''} " if code else "") + (ev.get("reason") or "")
+            row["reply"] = row["reply"].replace("  ", " ")
+            continue
+        status = ev.get("status") or ""
+        outcome = _FINAL.get(status, status)
+        if outcome == "sent" and (ev.get("daemon") == "discard" or ev.get("relay") == "none"):
+            outcome = "discarded"       # discard(8) is the only agent that reports sent via relay=none
+        elif outcome == "bounced" and flags.get("rejected") and ev.get("daemon") in ("cleanup", None):
+            outcome = "rejected"        # cleanup's own bounce of mail it rejected (pickup submissions)
+        if ev.get("handoff") and row["status"] not in (None, "deferred", "sent"):
+            continue    # a hop's later outcome already decided this recipient
+        row["status"] = outcome
+        row["dsn"] = ev.get("dsn")
+        row["relay"] = ev.get("relay")
+        row["reply"] = ev.get("reply")
+        row["delay"] = ev.get("delay")
+    out = list(rows.values())
+    for row in out:
+        st = row["status"]
+        if flags.get("expired") and st in (None, "deferred"):
+            row["status"] = "expired"
+        elif flags.get("deleted") and st in (None, "deferred"):
+            row["status"] = "deleted"
+        elif flags.get("discarded") and st in (None, "deferred"):
+            row["status"] = "discarded"
+        elif flags.get("rejected") and st in (None, "deferred"):
+            row["status"] = "rejected"
+    if mailbox:
+        for mb in mailbox:
+            user = mb.get("user")
+            for row in out:
+                if user in (row.get("final_to"), row["to"]):
+                    row.setdefault("mailbox", []).append({k: v for k, v in mb.items() if k != "user"})
+                    break
+    return out
+
+
+def _overall(statuses: list[str], flags: dict[str, Any], complete: bool) -> str:
+    if flags.get("rejected") and not statuses:
+        return "rejected"
+    if flags.get("deleted") and not statuses:
+        return "deleted"
+    if flags.get("discarded") and not statuses:
+        return "discarded"
+    if flags.get("expired") and not statuses:
+        return "expired"
+    if not statuses:
+        if flags.get("held") and not flags.get("released"):
+            return "held"
+        return "deferred" if not complete else "unknown"
+    distinct = set(statuses)
+    if len(distinct) == 1:
+        s = statuses[0]
+        return s if s is not None else ("held" if flags.get("held") and not flags.get("released") else "unknown")
+    return "mixed"
+
+
+def render_message(msg: Message, tracker: Optional[MessageTracker] = None) -> Doc:
+    """The message document (native spelling) for a finished or flushed message."""
+    # rejects of the same transaction join the recipients, in front (they happened first)
+    own_rejects = [e for e in msg.pending_rejects
+                   if msg.sender is None or e.get("from") is None or e.get("from") == msg.sender]
+    events = own_rejects + msg.events
+    for e in own_rejects:
+        e.setdefault("queue_id", None)
+    queue_ids = msg.queue_ids
+    rows = _recipient_rows([dict(e, queue_id=e.get("queue_id") or queue_ids[0]) for e in events],
+                           msg.handoffs, queue_ids, msg.flags, msg.mailbox)
+    statuses = [r["status"] for r in rows]
+    complete = bool(msg.complete)
+    status = _overall(statuses, msg.flags, complete)
+    if own_rejects and not msg.client.get("helo"):
+        helo = next((e["helo"] for e in own_rejects if e.get("helo")), None)
+        if helo:
+            msg.client["helo"] = helo
+    doc: Doc = {
+        "type": "message",
+        "_id": _msg_id("msg", msg.first_line_id),
+        "status": status,
+        "complete": complete,
+        "host": msg.host,
+        "queue_id": queue_ids[0],
+        "queue_ids": list(queue_ids),
+        "first_seen": msg.first_seen,
+        "last_seen": msg.last_seen,
+        "message_id": msg.message_id,
+        "from": msg.sender,
+        "size": msg.size,
+        "nrcpt": msg.nrcpt,
+        "client": msg.client or None,
+        "origin": msg.origin or "unknown",
+        "recipients": rows,
+    }
+    if msg.uid is not None:
+        doc["uid"] = msg.uid
+    if msg.reason:
+        doc["reason"] = msg.reason
+    flags = {k: v for k, v in msg.flags.items()}
+    if flags:
+        doc["flags"] = flags
+    for k, v in msg.links.items():
+        doc[k] = v
+    f, l_ = _epoch(msg.first_seen), _epoch(msg.last_seen)
+    if f is not None and l_ is not None:
+        doc["duration"] = round(l_ - f, 6)
+    doc["lines"] = msg.lines
+    return doc
