@@ -128,7 +128,7 @@ class Session:
     """An smtpd connection: the client, and rejects waiting for the message they belong to."""
 
     __slots__ = ("host", "pid", "client", "helo", "tls", "rejects", "actions", "last_epoch", "first_line_id",
-                 "last_seen")
+                 "last_seen", "current")
 
     def __init__(self, host: Optional[str], pid: Optional[int], doc: Doc) -> None:
         self.host = host
@@ -141,6 +141,7 @@ class Session:
         self.last_epoch = _epoch(doc["timestamp"]) or 0.0
         self.first_line_id = doc["_id"]
         self.last_seen = doc["timestamp"]
+        self.current: Optional[str] = None      # queue id of the transaction in progress
 
     def to_state(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -192,6 +193,8 @@ class MessageTracker:
             "bounce.notice": self._bounce_notice,
             "smtpd.connect": self._connect,
             "smtpd.disconnect": self._disconnect,
+            "smtpd.lost_connection": self._lost,
+            "smtpd.timeout": self._lost,
             "smtpd.tls": self._session_tls,
             "smtpd.reject": self._smtpd_action,
             "smtpd.hold": self._smtpd_action,
@@ -396,6 +399,10 @@ class MessageTracker:
     def _merge(self, parent: Message, child: Message, kind: str) -> None:
         """Join ``child`` (a later queue id of the same mail) into ``parent``."""
         self.counters["merged_hops"] += 1
+        self.lingering.pop(id(child), None)
+        if kind in ("requeue", "content_filter"):
+            # the whole message moved to the new queue id: every recipient goes with it
+            parent.handoffs.setdefault(child.queue_ids[0], []).append("*")
         for qid in child.queue_ids:
             if qid not in parent.queue_ids:
                 parent.queue_ids.append(qid)
@@ -403,10 +410,8 @@ class MessageTracker:
         for qid in child.live:
             if qid not in parent.live:
                 parent.live.append(qid)
-        if child.done:
-            parent_done_now = not parent.live
-        else:
-            parent_done_now = False
+        parent_done_now = bool(child.done) and not parent.live
+        child.done = None   # type: ignore[assignment]  # consumed: never written on its own
         parent.events.extend(child.events)
         for q, addrs in child.handoffs.items():
             parent.handoffs.setdefault(q, []).extend(addrs)
@@ -478,6 +483,7 @@ class MessageTracker:
                 elif action["action"] in ("filter", "redirect"):
                     msg.flags[action["action"]] = action.get("reason")
             sess.actions = []
+            sess.current = qid
             msg.session_key = skey
         orig = doc.get("orig_queue_id")
         if orig:
@@ -649,6 +655,25 @@ class MessageTracker:
         key = f"{doc['host']}\x00{doc['pid']}"
         if key in self.sessions:
             self._close_session(key)
+
+    def _lost(self, doc: Doc) -> None:
+        """The client went away in the middle of DATA: smtpd discards the queue file, and
+        qmgr never hears of the message."""
+        if doc.get("stage") not in ("DATA", "BDAT"):
+            return
+        s = self._session(doc, create=False)
+        if s is None or s.current is None:
+            return
+        qid = s.current
+        s.current = None
+        msg = self.messages.get(_key(doc["host"], qid))
+        if msg is None or msg.size is not None or msg.done:
+            return
+        self._touch(msg, doc)
+        what = "lost connection" if doc["kind"] == "smtpd.lost_connection" else "timeout"
+        msg.flags["aborted"] = f"{what} after {doc['stage']}"
+        msg.reason = msg.flags["aborted"] + (f" ({doc['bytes']} bytes)" if doc.get("bytes") is not None else "")
+        self._finish_qid(msg, qid)
 
     def _session_tls(self, doc: Doc) -> None:
         s = self._session(doc)
@@ -947,7 +972,8 @@ def _recipient_rows(events: list[dict[str, Any]], handoffs: dict[str, list[str]]
         orig = ev.get("orig_to")
         qid = ev.get("queue_id")
         row = None
-        if qid is not None and qid != first_qid and qid in handoffs:
+        takes_all = qid is not None and "*" in handoffs.get(qid, ())
+        if qid is not None and qid != first_qid and qid in handoffs and not takes_all:
             for cand in (orig, to):
                 if cand is not None and cand in handoffs[qid] and cand in by_addr:
                     claimer = claims.get((qid, cand))
@@ -957,7 +983,7 @@ def _recipient_rows(events: list[dict[str, Any]], handoffs: dict[str, list[str]]
                         if to != cand:
                             row["final_to"] = to
                         break
-        if row is None and qid is not None and qid != first_qid and to in by_addr:
+        if row is None and qid is not None and qid != first_qid and to in by_addr and not takes_all:
             # a later hop's view of a recipient it was not handed (the receiving side of a
             # relay that refused it): history only, the sending side's outcome stands
             by_addr[to]["attempts"].append(
@@ -1022,6 +1048,8 @@ def _overall(statuses: list[str], flags: dict[str, Any], complete: bool) -> str:
         return "discarded"
     if flags.get("expired") and not statuses:
         return "expired"
+    if flags.get("aborted") and not statuses:
+        return "aborted"
     if not statuses:
         if flags.get("held") and not flags.get("released"):
             return "held"
