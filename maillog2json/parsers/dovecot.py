@@ -35,8 +35,13 @@ RE_KV_NUM = re.compile(r"(?P<k>[a-z_]+)=(?P<v>\d+)")
 RE_LOGIN_TAIL = re.compile(r": (?=user=<|method=|rip=)")
 RE_ATTEMPTS = re.compile(r"auth failed, (?P<n>\d+) attempts?")
 # pam(toto,1.1.1.1,<sess>): unknown user    passwd-file(user,1.2.3.4): unknown user (SHA1 of ...)
-RE_AUTH = re.compile(r"(?:.*?: )?(?P<backend>[a-z][a-z0-9-]*)\((?P<user>[^,()]*),(?P<ip>[^,()]*)(?:,<(?P<session>[^>]*)>)?\): "
-                     r"(?P<text>.*)\Z", re.S)
+# ldap(dog,52.37.139.121,): invalid credentials          (an empty session)
+RE_AUTH = re.compile(r"(?:.*?: )?(?P<backend>[a-z][a-z0-9-]*)\((?P<user>[^,()]*),(?P<ip>[^,()]*)"
+                     r"(?:,(?:<(?P<session>[^>]*)>)?)?\): (?P<text>.*)\Z", re.S)
+# Dovecot >= 2.3 puts the user in the auth prefix and names only the backend after it:
+# auth(info@example.com,192.0.2.110,sasl:login)<CvN+E95Uf4e7eEnj>: Info: sql: Password mismatch (given password: x)
+RE_AUTH_IDENT = re.compile(r"(?P<user>[^,]*),(?P<ip>[^,]*)(?:,(?P<mech>.*))?\Z")
+RE_AUTH_BACKEND = re.compile(r"(?P<backend>[a-z][a-z0-9-]*): (?P<text>.*)\Z", re.S)
 # Dovecot v2.3.19.1 (9b53102964) starting up for lmtp (core dumps disabled)
 RE_START = re.compile(r"Dovecot v(?P<version>\S+)(?: \((?P<build>[0-9a-f]+)\))? starting up(?: for (?P<protocols>[^(]*?))?"
                       r"(?: \((?P<text>[^)]*)\))?\Z")
@@ -45,7 +50,7 @@ RE_PAM = re.compile(r"pam_unix\((?P<pam_service>[^)]*)\): authentication failure
 RE_PAM_KV = re.compile(r"(?P<k>[a-z]+)=(?P<v>\S*)")
 
 AUTH_FAILURE_HINTS = ("unknown user", "Password mismatch", "password mismatch", "pam_authenticate() failed",
-                      "authentication failure", "Authentication failure", "Permission denied")
+                      "authentication failure", "Authentication failure", "Permission denied", "invalid credentials")
 LOGIN_SERVICES = frozenset(("imap-login", "pop3-login", "submission-login", "managesieve-login", "lmtp-login"))
 
 
@@ -128,6 +133,15 @@ def parse_dovecot(daemon: Optional[str], msg: str, doc: Doc) -> Optional[str]:
     if ident is not None:
         if ident.isdigit():
             doc["service_pid"] = int(ident)
+        elif ident == "default" and service.startswith("auth"):
+            pass                                # Dovecot 1.x: auth(default) names the auth process
+        elif service == "auth" and "," in ident:
+            a = RE_AUTH_IDENT.match(ident)
+            doc["user"] = a.group("user")
+            if a.group("ip"):
+                doc["client_ip"] = a.group("ip")
+            if a.group("mech"):
+                doc["auth_mechanism"] = a.group("mech")
         else:
             doc["user"] = ident
     if spid is not None:
@@ -139,8 +153,12 @@ def parse_dovecot(daemon: Optional[str], msg: str, doc: Doc) -> Optional[str]:
 
 def _classify(service: Optional[str], msg: str, doc: Doc, level: Optional[str]) -> Optional[str]:
     if service in ("lmtp", "lda", "deliver") or msg.startswith("msgid="):
-        m = RE_SAVED.match(msg)
+        # lmtp(alice@example.test)<4243><xyz>: sieve: msgid=<m1@example.test>: stored mail into mailbox 'INBOX'
+        sieve = msg.startswith("sieve: msgid=")
+        m = RE_SAVED.match(msg, 7 if sieve else 0)
         if m is not None:
+            if sieve:
+                doc["sieve"] = True
             msgid = m.group("msgid")
             if msgid is not None:
                 doc["message_id"] = _user(msgid)
@@ -157,8 +175,18 @@ def _classify(service: Optional[str], msg: str, doc: Doc, level: Optional[str]) 
             return "dovecot.lmtp_" + c.group("what").lower()
     if service in LOGIN_SERVICES:
         return _login_process(doc, msg)
+    if msg.startswith("pam_unix("):
+        return parse_pam(None, msg, doc)
     if service is not None and (service.startswith("auth") or "(" in msg[:40]):
         a = RE_AUTH.match(msg)
+        if a is None and "client_ip" in doc:
+            a = RE_AUTH_BACKEND.match(msg)      # auth(user,ip,mech): sql: Password mismatch
+            if a is not None:
+                doc["auth_backend"] = a.group("backend")
+                doc["reason"] = a.group("text")
+                if any(h in a.group("text") for h in AUTH_FAILURE_HINTS):
+                    return "dovecot.auth_failure"
+                return "dovecot.auth"
         if a is not None:
             doc["auth_backend"] = a.group("backend")
             doc["user"] = a.group("user")
@@ -192,15 +220,13 @@ def _classify(service: Optional[str], msg: str, doc: Doc, level: Optional[str]) 
     if level in ("warning", "error", "fatal", "panic"):
         doc["text"] = msg
         return "dovecot." + level
-    if service is None and msg.startswith("pam_unix("):
-        return parse_pam(None, msg, doc)
     return None
 
 
 def parse_pam(daemon: Optional[str], msg: str, doc: Doc) -> Optional[str]:
     m = RE_PAM.match(msg)
     if m is None:
-        return None
+        return None if daemon is None else parse_dovecot(daemon, msg, doc)  # "auth: Info: ldap(...)"
     doc["pam_service"] = m.group("pam_service")
     for kv in RE_PAM_KV.finditer(m.group("kv")):
         k, v = kv.group("k"), kv.group("v")

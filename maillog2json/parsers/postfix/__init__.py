@@ -4,11 +4,13 @@ A Postfix message text is ``[level: ][QUEUEID: ][level: ]text``; the prefixes ar
 here once, then the daemon's handler (found by name in :data:`DAEMONS`) reads the text.
 What no handler recognises but has a level (warning, error, fatal, panic) is still a
 typed ``<daemon>.<level>`` event with its text; a per-recipient ``to=..., status=``
-line is understood whichever daemon wrote it.
+line is understood whichever daemon wrote it. Every line with a level keeps its
+``text`` (the message after the prefixes), also when a rule typed it further.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Callable, Optional
 
 from maillog2json.parsers.postfix import (
@@ -21,6 +23,10 @@ Handler = Callable[[str, Doc, Optional[str]], Optional[str]]
 DAEMONS: dict[str, Optional[Handler]] = {}
 for _module in (smtpd, postscreen, cleanup, qmgr, delivery, bounce, pickup, postsuper, misc):
     DAEMONS.update(_module.DAEMONS)
+
+# Lines any daemon writes (msg_info from the shared libraries):
+# table hash:/etc/postfix/virtual_mailbox_maps(0,lock|fold_fix) has changed -- restarting
+RE_TABLE_CHANGED = re.compile(r"table (?P<table>\S+) has changed -- restarting\Z")
 
 # When the daemon is unknown (RFC 5424 with app-name "postfix"), these are tried in turn;
 # the most frequent kinds of line come first.
@@ -56,11 +62,19 @@ def parse(daemon: Optional[str], msg: str, doc: Doc) -> Optional[str]:
         handler = DAEMONS.get(daemon)
         kind = handler(msg, doc, level) if handler is not None else None
     if kind is not None:
+        if level is not None and "text" not in doc:
+            doc["text"] = msg
         return kind
-    if level is None and "to=" in msg and ", status=" in msg:
-        kind = delivery.parse_delivery_line(msg, doc)
-        if kind is not None:
-            return kind
+    if level is None:
+        if ", status=" in msg:
+            kind = delivery.parse_delivery_line(msg, doc)
+            if kind is not None:
+                return kind
+        elif msg.startswith("table "):
+            m = RE_TABLE_CHANGED.match(msg)
+            if m is not None:
+                doc["table"] = m.group("table")
+                return daemon.replace("-", "_") + ".table_changed"
     if level is not None:
         doc["text"] = msg
         return daemon.replace("-", "_") + "." + level

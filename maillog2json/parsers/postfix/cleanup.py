@@ -21,11 +21,25 @@ RE_CHECK = re.compile(
 
 _ACTION_WORDS = frozenset(ACTIONS.split("|")) | {"replace", "info", "warning"}
 
+# What follows the envelope is the action's argument: a reason for reject/warn/hold/discard
+# ("5.7.1 message content rejected"), else the action's operand:
+# 4104E3D: milter-header-redirect: header X-Spam-Status: Yes ... helo=<ecsolved.com>: tom@example.com
+# 48rT2v1hQrz1J0N: prepend: header X-Spam-Status: Yes, score=45.1 ... helo=<mx2.example.org>: X-Spam-Status: Yes
+_ACTION_ARGUMENT = {
+    "redirect": "redirect_to", "milter-redirect": "redirect_to", "milter-header-redirect": "redirect_to",
+    "bcc": "bcc_to", "prepend": "prepend", "replace": "replacement", "filter": "filter",
+}
+
 
 def parse_cleanup(msg: str, doc: Doc, level: Optional[str]) -> Optional[str]:
     m = RE_MESSAGE_ID.match(msg)
     if m is not None:
-        doc["message_id" if m.group("key") == "message-id" else "resent_message_id"] = addr(m.group("v").strip())
+        v = m.group("v").strip()
+        if v[-2:] == '>"':          # real-world damage: a stray quote after the id
+            v = v[:-1]
+        elif v[:1] == "<" and ">" not in v:     # cut by the syslog line length: <DM2PR08...@DM2PR0801MB602.namp
+            v = v[1:]
+        doc["message_id" if m.group("key") == "message-id" else "resent_message_id"] = addr(v)
         return "cleanup.message_id" if m.group("key") == "message-id" else "cleanup.resent_message_id"
     action = level
     rest = msg
@@ -45,7 +59,11 @@ def parse_cleanup(msg: str, doc: Doc, level: Optional[str]) -> Optional[str]:
             envelope_into(doc, c.group("env"))
             text = c.group("text")
             if text is not None:
-                reason_into(doc, text)
+                field = _ACTION_ARGUMENT.get(action)
+                if field is None:
+                    reason_into(doc, text)
+                else:
+                    doc[field] = addr(text) if field in ("redirect_to", "bcc_to") else text
             return "cleanup." + action.replace("-", "_")
     if level is None:
         a = RE_ACTION.match(msg)        # milter-reject: END-OF-MESSAGE from x[1.2.3.4]: 5.7.1 ...

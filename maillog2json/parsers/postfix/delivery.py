@@ -8,12 +8,15 @@ import re
 from typing import Optional
 
 from maillog2json.parsers.postfix.grammar import (
-    TLS_DETAILS, Doc, fill_groups, fill_reply_groups, fill_tls, kv_into, reply_from, rules, run_rules,
+    TLS_DETAILS, Doc, addr, fill_groups, fill_reply_groups, fill_tls, kv_into, reply_from, rules,
+    run_rules,
 )
 
 # 3E29: to=<u@yahoo.com>, relay=none, delay=0.01, delays=0.01/0/0/0, dsn=5.1.1, status=undeliverable-but-not-cached (...)
 RE_STATUS = re.compile(r"(?P<status>[a-z][a-z-]*)(?: \((?P<reply>.*)\))?\s*\Z", re.S)
 RE_FORWARDED = re.compile(r"forwarded as (?P<qid>[0-9A-Za-z]+)")
+# a damaged line that lost its "to=": 123456789AB: user@example.com, relay=example.com[...]:25, ...
+RE_BARE_RCPT = re.compile(r"(?P<to><[^>]*>|[^\s,=<>]+@[^\s,=<>]+), relay=")
 
 
 def parse_delivery_line(msg: str, doc: Doc) -> Optional[str]:
@@ -23,7 +26,10 @@ def parse_delivery_line(msg: str, doc: Doc) -> Optional[str]:
         return None
     kv_into(doc, msg[:i])
     if "to" not in doc:
-        return None
+        b = RE_BARE_RCPT.match(msg)
+        if b is None or "relay" not in doc:
+            return None
+        doc["to"] = addr(b.group("to"))
     m = RE_STATUS.match(msg, i + 9)
     if m is None:
         doc["status"] = msg[i + 9:]
@@ -51,7 +57,8 @@ SMTP = rules(
     # 78D6B41: conversation with mx00.gmx.com[74.208.5.4] timed out while receiving the initial server greeting
     (r"conversation with " + RELAY + r" timed out while (?P<stage>.*)\Z", "smtp.timeout"),
     # ED59C3D: host mail2.example.com[1.74.253.23] said: 450 4.7.1 <u@x>: ... (in reply to RCPT TO command)
-    (r"(?P<reply>host \S+ said: .*)\Z", "smtp.reply", fill_reply_groups),
+    (r"host " + RELAY + r" said: (?P<reply>.*?)(?: \(in reply to (?P<in_reply_to>.+?) command\))?\Z", "smtp.reply",
+     fill_reply_groups),
     # 40197AA: host mg2.egov.bg[213.91.191.86] refused to talk to me: 450 4.3.2 try again later
     (r"host " + RELAY + r" refused to talk to me: (?P<reply>.*)\Z", "smtp.refused", fill_reply_groups),
     # certificate verification failed for mail.example.com[113.169.17.115]:25: self-signed certificate.
@@ -67,6 +74,8 @@ SMTP = rules(
     (r"breaking line > (?P<limit>\d+) bytes with (?P<text>.*)\Z", "smtp.line_broken"),
     # Host offered STARTTLS: [mail.example.com]
     (r"Host offered STARTTLS: \[(?P<relay_host>[^\]]*)\]\Z", "smtp.starttls_offered"),
+    # 3mPz615lB2z7sZt: Cannot start TLS: handshake failure
+    (r"Cannot start TLS: (?P<error>.*)\Z", "smtp.starttls_failed"),
 )
 
 SMTP_WARNINGS = rules(

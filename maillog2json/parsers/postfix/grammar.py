@@ -60,9 +60,19 @@ def num(s: Optional[str]) -> Any:
             return s
 
 
+def flt(s: str) -> Any:
+    """Delays are floats (``delay=2`` is 2.0); anything else stays text."""
+    try:
+        return float(s)
+    except ValueError:
+        return s
+
+
 def set_client(doc: Doc, host: Optional[str], ip: Optional[str], port: Optional[str]) -> None:
-    doc["client_host"] = host
-    doc["client_ip"] = ip
+    """``unknown[unknown]`` (no address known) gives client_ip None: the field stays an IP;
+    postscreen's bare ``[1.2.3.4]:5678`` gives client_host None."""
+    doc["client_host"] = host or None
+    doc["client_ip"] = None if ip == "unknown" else ip
     if port is not None:
         doc["client_port"] = int(port)
 
@@ -105,13 +115,43 @@ def delays_from(doc: Doc, text: str) -> None:
     doc["delays"] = text
 
 
+# tls=dane/!requiretls:nostarttls (Postfix >= 3.11, smtp_log_tls_feature_status): the TLS
+# security level, '?' when the policy was undecided, ':level' after a downgrade; then the
+# REQUIRETLS status the same way, '!' marking a policy violation.
+RE_TLS_FEATURES = re.compile(
+    r"(?P<tls_level>[a-z-]+)(?P<_undecided>\?)?(?::(?P<tls_downgrade_level>[a-z-]+))?"
+    r"(?:/(?P<_violation>!)?requiretls(?P<_rt_undecided>\?)?(?::(?P<requiretls_downgrade_level>[a-z-]+))?)?\Z")
+
+
+def tls_features_from(doc: Doc, text: str) -> None:
+    """``tls=`` value: kept whole, and split into level, downgrade and REQUIRETLS status."""
+    doc["tls"] = text
+    m = RE_TLS_FEATURES.match(text)
+    if m is None:
+        return
+    doc["tls_level"] = m.group("tls_level")
+    if m.group("_undecided"):
+        doc["tls_policy_undecided"] = True
+    if m.group("tls_downgrade_level"):
+        doc["tls_downgrade_level"] = m.group("tls_downgrade_level")
+    if "/" in text:
+        doc["requiretls"] = True
+        if m.group("_violation"):
+            doc["requiretls_violation"] = True
+        if m.group("_rt_undecided"):
+            doc["requiretls_policy_undecided"] = True
+        if m.group("requiretls_downgrade_level"):
+            doc["requiretls_downgrade_level"] = m.group("requiretls_downgrade_level")
+
+
 def reply_from(doc: Doc, text: str) -> None:
     """The text in ``status=... (text)`` or after ``said:``: whole, and split if it is an SMTP reply."""
     doc["reply"] = text
     m = RE_HOST_SAID.match(text)
     if m is not None:
         doc["remote_host"] = m.group("remote_host")
-        doc["remote_ip"] = m.group("remote_ip")
+        remote = m.group("remote_ip")
+        doc["remote_ip" if is_ip(remote) else "remote_socket"] = remote    # [private/dovecot-lmtp]
         if m.group("in_reply_to"):
             doc["in_reply_to"] = m.group("in_reply_to")
         text = m.group("said")
@@ -155,11 +195,13 @@ def kv_into(doc: Doc, text: str, rx: re.Pattern = RE_KV_COMMA) -> int:
         elif k in INT_KEYS:
             doc[k] = int(v) if v.isdigit() else v
         elif k in FLOAT_KEYS:
-            doc[k] = num(v)
+            doc[k] = flt(v)
         elif k == "relay":
             relay_from(doc, v)
         elif k == "delays":
             delays_from(doc, v)
+        elif k == "tls":
+            tls_features_from(doc, v)
         elif k == "message-id":
             doc["message_id"] = addr(v)
         elif k == "client":
@@ -188,9 +230,9 @@ INT_GROUPS = frozenset((
     "client_port", "relay_port", "remote_port", "server_port", "size", "nrcpt", "bytes", "count",
     "conn_use", "uid", "tls_cipher_bits", "tls_cipher_alg_bits", "rank", "retained", "dropped",
     "signal", "cache_size", "conn_count", "conn_rate", "hits", "miss", "domains", "addresses",
-    "connections", "pregreet_bytes", "pid_killed", "limit", "exit_status",
+    "connections", "pregreet_bytes", "pid_killed", "limit", "exit_status", "success_pct",
 ))
-FLOAT_GROUPS = frozenset(("delay", "after", "hangup_after", "pregreet_after", "success_pct"))
+FLOAT_GROUPS = frozenset(("delay", "after", "hangup_after", "pregreet_after"))
 
 
 def fill_groups(doc: Doc, m: re.Match) -> None:
@@ -200,7 +242,9 @@ def fill_groups(doc: Doc, m: re.Match) -> None:
         if k in INT_GROUPS:
             doc[k] = int(v) if v.isdigit() else v
         elif k in FLOAT_GROUPS:
-            doc[k] = num(v)
+            doc[k] = flt(v)
+        elif k == "client_ip" and v == "unknown":     # unknown[unknown]: no address known
+            doc[k] = None
         else:
             doc[k] = v
 

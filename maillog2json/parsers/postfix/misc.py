@@ -36,9 +36,13 @@ POSTFIX_SCRIPT = rules(
 ANVIL = rules(
     # statistics: max connection rate 1/60s for (smtpd:61.238.241.86) at Oct 26 18:13:50
     # statistics: max connection count 1 for (smtpd:2604:8d00:0:1::3) at Oct 26 17:46:59
+    # statistics: max connection count 1 for (127.0.0.1:2525:127.0.0.1) at Oct 26 19:46:00
     # statistics: max cache size 1 at Oct 26 18:13:50
+    # The service is a master.cf name: "smtpd", or host:port ("127.0.0.1:2525", "[::1]:10025");
+    # the peer after it may be an IPv6 address (colons) or "unknown".
     (r"statistics: max (?P<statistic>[a-z ]+?) (?P<value>\d+)(?:/(?P<period>\d+[smhd]))?"
-     r"(?: for \((?P<service>[^:)]+):(?P<peer>[^)]*)\))? at (?P<at>.*)\Z", "anvil.statistics"),
+     r"(?: for \((?P<service>[^:()\s]*\.[^:()\s]*:\d+|\[[^\]]*\]:\d+|[^:()\s]+):(?P<peer>[^)]*)\))? at (?P<at>.*)\Z",
+     "anvil.statistics"),
 )
 
 SCACHE = rules(
@@ -72,7 +76,7 @@ def _anvil(msg: str, doc: Doc, level: Optional[str]) -> Optional[str]:
         peer = doc.pop("peer", None)
         if peer is not None:
             # (smtpd:61.238.241.86) or (127.0.0.1:2525:127.0.0.1) or (smtp:unknown)
-            doc["client_ip"] = peer
+            doc["client_ip"] = None if peer == "unknown" else peer
     return kind
 
 

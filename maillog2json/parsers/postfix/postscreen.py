@@ -33,8 +33,9 @@ POSTSCREEN = rules(
     # NON-SMTP COMMAND from [93.174.93.51]:45284 after CONNECT: GET http://... HTTP/1.1
     # COMMAND PIPELINING from [88.208.233.4]:42606 after .: \r\n
     # BARE NEWLINE from [88.208.233.4]:42606 after .
+    # COMMAND PIPELINING from [123.45.67.89]:12345 after : \r\n          (no command yet: an empty stage)
     (r"(?P<violation>COMMAND TIME LIMIT|COMMAND COUNT LIMIT|COMMAND LENGTH LIMIT|NON-SMTP COMMAND"
-     r"|COMMAND PIPELINING|BARE NEWLINE) from " + PS_CLIENT + r"(?: after (?P<stage>[^:\s]+))?(?:: ?(?P<text>.*))?\Z",
+     r"|COMMAND PIPELINING|BARE NEWLINE) from " + PS_CLIENT + r"(?: after (?P<stage>[^:\s]*))?(?:: ?(?P<text>.*))?\Z",
      "postscreen.violation"),
     # cache btree:/var/lib/postfix/postscreen_cache full cleanup: retained=242 dropped=7 entries
     (r"cache (?P<cache>\S+) (?P<cleanup>full|partial) cleanup: retained=(?P<retained>\d+) dropped=(?P<dropped>\d+)"

@@ -17,7 +17,7 @@ RE_EXPIRED = re.compile(r"from=(?P<from><[^>]*>|\S*), status=(?P<status>expired|
 def parse_qmgr(msg: str, doc: Doc, level: Optional[str]) -> Optional[str]:
     if level is not None:
         return None
-    if msg == "removed":
+    if msg == "removed" or msg == 'removed"':      # (a stray quote: real-world damage)
         return "qmgr.removed"
     if msg.startswith("from="):
         e = RE_EXPIRED.match(msg)

@@ -25,8 +25,20 @@ RE_ACTION = re.compile(
 RE_ENVELOPE_KV = re.compile(r"(?P<k>from|to|proto|helo)=(?P<v><[^>]*>|[^\s,;<>]*)(?:,? |,?\Z)")
 RE_ENVELOPE = re.compile(r"(?:(?:from|to|proto|helo)=(?:<[^>]*>|[^\s,;<>]*)(?:,? |,?\Z))+\Z")
 
-# "<nobody@example.test>: Recipient address rejected: ..." / "unknown[1.2.3.4]: Client host rejected: ..."
-RE_REASON_TARGET = re.compile(r"(?P<target><[^>]*>|[^\s:<>]+\[[^\]]*\]|[^\s:<>]+): (?P<text>.*)\Z", re.S)
+# "<nobody@example.test>: Recipient address rejected: ...", "unknown[1.2.3.4]: Client host rejected: ...",
+# "ecsolved.com: Helo command rejected: ..." (a bare target has a '.', '@' or '[': "Error: x" is no target)
+RE_REASON_TARGET = re.compile(
+    r"(?P<target><[^>]*>|[^\s:<>]*[.@\[][^\s:<>]*): (?P<text>.*)\Z", re.S)
+
+# Service unavailable; Client host [27.157.200.233] blocked using zen.spamhaus.org; http://...
+# Service unavailable; Helo command [news.zihan-promo.com] blocked using dbl.spamhaus.org
+# Service unavailable; client [27.157.200.233] blocked using zen.spamhaus.org          (postscreen)
+RE_DNSBL_REASON = re.compile(
+    r"[^;]*; (?P<check>Client host|Unverified Client host|Helo command|Sender address|Recipient address|client) "
+    r"\[(?P<target>[^\]]*)\] (?P<text>blocked using (?P<dnsbl_domain>[^\s;,]+).*)\Z", re.S)
+
+# cleanup's milter and header-check replies may carry only the enhanced status: "5.7.1 Blocked by SpamAssassin"
+RE_ENHANCED_ONLY = re.compile(r"(?P<enh>[245]\.\d{1,3}\.\d{1,3}) (?P<text>.*)\Z", re.S)
 
 
 def split_envelope(rest: str) -> tuple[str, Optional[str]]:
@@ -54,17 +66,37 @@ def envelope_into(doc: Doc, env: str) -> None:
 
 
 def reason_into(doc: Doc, text: str) -> None:
-    """``550 5.1.1 <a@b>: Recipient address rejected: ...`` -> code, dsn, reason (+ target)."""
+    """``550 5.1.1 <a@b>: Recipient address rejected: ...`` -> code, dsn, reason, reason_target.
+
+    The target (the address, HELO name or client the check was about) is split off the
+    reason, so that reasons group: ``Recipient address rejected: User unknown in ...``.
+    A DNSBL reject the same way: ``reason`` is ``blocked using zen.spamhaus.org[; text]``,
+    the listed name or address is the target, ``dnsbl_check`` says what was looked up
+    (``Client host``, ``Helo command``, ...) and ``dnsbl_domain`` names the list.
+    """
     m = RE_REPLY.match(text)
     if m is not None:
         doc["code"] = int(m.group("code"))
         if m.group("enh"):
             doc["dsn"] = m.group("enh")
         text = m.group("text") or ""
-    doc["reason"] = text
+    else:
+        m = RE_ENHANCED_ONLY.match(text)
+        if m is not None:
+            doc["dsn"] = m.group("enh")
+            text = m.group("text")
     t = RE_REASON_TARGET.match(text)
     if t is not None:
         doc["reason_target"] = addr(t.group("target"))
+        text = t.group("text")
+    elif "blocked using " in text:
+        d = RE_DNSBL_REASON.match(text)
+        if d is not None:
+            doc["reason_target"] = d.group("target")
+            doc["dnsbl_check"] = d.group("check")
+            doc["dnsbl_domain"] = d.group("dnsbl_domain")
+            text = d.group("text")
+    doc["reason"] = text
 
 
 def fill_action(doc: Doc, m: re.Match, daemon: str = "smtpd") -> str:
@@ -140,6 +172,11 @@ def fill_proxy(doc: Doc, m: re.Match) -> None:
         doc["queued_as"] = q.group("qid")
 
 
+# Connection rate limit exceeded: 31 from spamhost.domain.org[192.0.2.123] for service smtpd
+RE_LIMIT = (r"(?P<limit_type>Connection rate|Connection concurrency|Message delivery request rate|Recipient address rate"
+            r"|New TLS session rate|Connection|SASL authentication failure|Command count|Auth rate) limit exceeded: "
+            r"(?P<count>\d+) from " + CLIENT + r" for service (?P<service>\S+)\Z")
+
 SMTPD = rules(
     # 7B1C41642D1: client=localhost[127.0.0.1], sasl_method=PLAIN, sasl_username=u@x
     # 7B1C41642D1: client=localhost[127.0.0.1], orig_queue_id=B5A021642D1, orig_client=localhost[127.0.0.1]
@@ -172,22 +209,21 @@ SMTPD = rules(
     # discarding EHLO keywords: CHUNKING ETRN DSN 8BITMIME
     (r"discarding EHLO keywords: (?P<keywords>.*)\Z", "smtpd.ehlo_keywords",
      lambda d, m: d.__setitem__("discarded_ehlo_keywords", m.group("keywords").split())),
-    # Connection rate limit exceeded / Connection concurrency limit exceeded: 51 from x[1.2.3.4] for service smtp
-    (r"(?P<limit_type>Connection rate|Connection concurrency|Message delivery request rate|Recipient address rate"
-     r"|New TLS session rate|Connection|SASL authentication failure) limit exceeded: (?P<count>\d+) from " + CLIENT
-     + r" for service (?P<service>\S+)\Z", "smtpd.limit_exceeded"),
+    # Connection concurrency limit exceeded: 51 from x[1.2.3.4] for service smtp (also as a warning)
+    (RE_LIMIT, "smtpd.limit_exceeded"),
     # reject: header Subject: ... (smtpd running header checks with receive_override_options)
 )
 
 SMTPD_WARNINGS = rules(
     # warning: unknown[203.0.113.10]: SASL LOGIN authentication failed: (reason unavailable), sasl_username=x
-    (CLIENT + r": SASL (?P<sasl_method>\S+) authentication failed(?:: (?P<sasl_reason>.*))?\Z",
+    # warning: unknown[192.0.2.150]: SASL PLAIN authentication failed:
+    (CLIENT + r": SASL (?P<sasl_method>\S+) authentication failed(?::(?: (?P<sasl_reason>.*))?)?\Z",
      "smtpd.sasl_auth_failed", fill_sasl_failed),
     # warning: SASL authentication failure: Password verification failed
     (r"SASL authentication failure: (?P<sasl_reason>.*)\Z", "smtpd.sasl_failure"),
     # warning: hostname exemple.com does not resolve to address 185.14.29.32: Name or service not known
     (r"hostname (?P<client_host>\S+) does not resolve to address (?P<client_ip>[^\s:]+(?::[0-9a-fA-F]*)*?)"
-     r"(?:: (?P<text>.*))?\Z", "smtpd.dns_mismatch"),
+     r"(?:: (?P<dns_error>.*))?\Z", "smtpd.dns_mismatch"),
     # warning: 1.2.3.4: address not listed for hostname mail.example.com
     (r"(?P<client_ip>\S+): address not listed for hostname (?P<client_host>\S+)\Z", "smtpd.dns_mismatch"),
     # warning: non-SMTP command from unknown[1.2.3.4]: GET / HTTP/1.1
@@ -200,7 +236,10 @@ SMTPD_WARNINGS = rules(
     # warning: B8C4F1642F1: queue file size limit exceeded
     (r"queue file size limit exceeded\Z", "smtpd.size_limit_exceeded"),
     # warning: unknown[1.2.3.4]: hostname x verification failed: Name or service not known
-    (CLIENT + r": hostname (?P<hostname>\S+) verification failed: (?P<text>.*)\Z", "smtpd.dns_mismatch"),
+    (CLIENT + r": hostname (?P<hostname>\S+) verification failed: (?P<dns_error>.*)\Z", "smtpd.dns_mismatch"),
+    # warning: Connection rate limit exceeded: 31 from spamhost.domain.org[192.0.2.123] for service smtpd
+    # warning: Message delivery request rate limit exceeded: 334 from spam.example.com[192.0.2.227] for service submission
+    (RE_LIMIT, "smtpd.limit_exceeded"),
 )
 
 

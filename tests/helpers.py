@@ -1,0 +1,103 @@
+"""In-process helpers: run lines through a :class:`Pipeline` into memory (fast, no subprocess)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Optional, Union
+
+import orjson
+
+from maillog2json.pipeline import Options, Pipeline
+from maillog2json.syslog import TimeResolver, parse_tz
+
+# The injected clock: 2026-11-28 12:00:00 UTC.
+NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc).timestamp()
+
+
+class MemorySink:
+    """A sink that keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.flushes = 0
+
+    def write(self, data: bytes) -> None:
+        self.parts.append(data)
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+    def close(self) -> None:
+        pass
+
+    def documents(self) -> list[dict[str, Any]]:
+        return [orjson.loads(x) for x in b"".join(self.parts).splitlines()]
+
+
+def docs_for(lines: list[Union[bytes, str]], *, tz: Optional[str] = "UTC", year: Optional[int] = None,
+             now: float = NOW, reference: Optional[float] = None, **options: Any) -> list[dict[str, Any]]:
+    """The documents for ``lines`` (each one line, without its newline), rendered and read back.
+
+    ``tz``/``year``/``now``/``reference`` (the source's mtime) go to the TimeResolver; other
+    keywords to :class:`Options` (lines only by default).
+    """
+    options.setdefault("emit_messages", False)
+    sink = MemorySink()
+    time = TimeResolver(parse_tz(tz), year, now=lambda: now)
+    pipeline = Pipeline([sink], Options(**options), time)
+    time.start_source(reference)
+    pipeline.process([x.encode() if isinstance(x, str) else x for x in lines])
+    pipeline.finish()
+    return sink.documents()
+
+
+# -- shared corpus and whole-pipeline helpers (messages too) -------------------------------
+import os  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from maillog2json.stats import Stats  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples"
+
+
+def shared_dir() -> Optional[Path]:
+    """``../shared`` next to the checkout (or $MAILLOG2JSON_SHARED), if it is there."""
+    env = os.environ.get("MAILLOG2JSON_SHARED")
+    p = Path(env) if env else ROOT.parent / "shared"
+    return p if p.is_dir() else None
+
+
+def need_shared(*parts: str) -> Path:
+    """The path below ../shared, or skip the test with the reason."""
+    base = shared_dir()
+    if base is None:
+        pytest.skip("../shared (corpus and tools beside the checkout) is not present")
+    p = base.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"{p} is not present")
+    return p
+
+
+def make_pipeline(emit: str = "lines", year: int = 2026, tz: str = "UTC", tracker: Any = None,
+                  **tracker_options: Any) -> tuple[Pipeline, MemorySink]:
+    """A pipeline writing into memory; with a message tracker when ``emit`` includes messages."""
+    sink = MemorySink()
+    opts = Options(emit_lines=emit in ("lines", "all"), emit_messages=emit in ("messages", "all"))
+    if tracker is None and opts.emit_messages:
+        from maillog2json.correlate import MessageTracker
+        tracker = MessageTracker(**tracker_options)
+    p = Pipeline([sink], opts, TimeResolver(parse_tz(tz), year, now=lambda: NOW), tracker, Stats())
+    return p, sink
+
+
+def pipeline_docs(lines: list[Union[bytes, str]], emit: str = "all", year: int = 2026, tz: str = "UTC",
+                  **tracker_options: Any) -> list[dict[str, Any]]:
+    """Line and/or message documents for raw lines, through the whole pipeline and tracker."""
+    p, sink = make_pipeline(emit, year, tz, **tracker_options)
+    p.time.start_source(None)
+    p.process([x.encode() if isinstance(x, str) else x for x in lines])
+    p.finish()
+    return sink.documents()
