@@ -565,9 +565,8 @@ class MessageTracker:
     def _removed(self, doc: Doc) -> None:
         if doc["daemon"] is None and doc["pid"] != self.qmgr_pids.get(str(doc["host"]), doc["pid"]):
             # RFC 5424 logs without the daemon name: "QID: removed" from a pid that is not the
-            # queue manager's is postsuper deleting the message
-            doc["kind"] = "postsuper.removed"
-            doc["daemon_guess"] = "postsuper"
+            # queue manager's is postsuper deleting the message (the line document is left as
+            # the parser read it, so --emit lines and --emit all agree)
             return self._deleted(doc)
         msg = self._get(doc)
         if msg is None:
@@ -693,6 +692,7 @@ class MessageTracker:
             "code": doc.get("code"),
             "dsn": doc.get("dsn"),
             "reason": doc.get("reason"),
+            "reason_target": doc.get("reason_target"),
             "helo": doc.get("helo"),
             "client": {"host": doc.get("client_host"), "ip": doc.get("client_ip")},
             "line_id": doc["_id"],
@@ -786,7 +786,7 @@ class MessageTracker:
         elif action in ("hold", "milter-hold"):
             msg.flags["held"] = True
         elif action == "redirect":
-            msg.flags["redirect"] = doc.get("reason")
+            msg.flags["redirect"] = doc.get("redirect_to") or doc.get("reason")
 
     def _close_session(self, key: str) -> None:
         s = self.sessions.pop(key, None)
@@ -830,6 +830,10 @@ class MessageTracker:
             "reason": first.get("reason"),
             "smtpd_pid": s.pid if s is not None else None,
         }
+        f, l_ = _epoch(first["timestamp"]), _epoch(events[-1]["timestamp"])
+        if f is not None and l_ is not None:
+            doc["duration"] = round(l_ - f, 6)
+        doc["lines"] = len(events)
         self.counters["messages"] += 1
         self._out.append(doc)
 
@@ -1001,9 +1005,7 @@ def _recipient_rows(events: list[dict[str, Any]], handoffs: dict[str, list[str]]
         if ev["kind"] == "reject":
             row["status"] = "rejected"
             row["dsn"] = ev.get("dsn")
-            code = ev.get("code")
-            row["reply"] = (f"{code} {ev.get('dsn') or ''} " if code else "") + (ev.get("reason") or "")
-            row["reply"] = row["reply"].replace("  ", " ")
+            row["reply"] = _smtp_reply(ev)
             continue
         status = ev.get("status") or ""
         outcome = _FINAL.get(status, status)
@@ -1037,6 +1039,19 @@ def _recipient_rows(events: list[dict[str, Any]], handoffs: dict[str, list[str]]
                     row.setdefault("mailbox", []).append({k: v for k, v in mb.items() if k != "user"})
                     break
     return out
+
+
+def _smtp_reply(ev: dict[str, Any]) -> str:
+    """The reply the client was given, as Postfix wrote it: ``550 5.1.1 <a@b>: reason``."""
+    parts = [str(ev["code"])] if ev.get("code") else []
+    if ev.get("dsn"):
+        parts.append(ev["dsn"])
+    target = ev.get("reason_target")
+    reason = ev.get("reason") or ""
+    if target is not None and not reason.startswith(("<", target)):
+        reason = (f"<{target}>" if "@" in target or not target else target) + ": " + reason
+    parts.append(reason)
+    return " ".join(parts)
 
 
 def _overall(statuses: list[str], flags: dict[str, Any], complete: bool) -> str:

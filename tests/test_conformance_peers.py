@@ -360,7 +360,7 @@ KV_KEYS: dict[str, Rule] = {
     "delays": Rule(at("delays"), lambda v: dict(zip(("before_qmgr", "in_qmgr", "conn_setup", "transmission"),
                                                     map(float, v.split("/"))))),
     "size": Rule(at("size"), int), "nrcpt": Rule(at("nrcpt"), int), "uid": Rule(at("uid"), int),
-    "client": Rule(client_str), "tls": Rule(at("tls")), "conn_use": Rule(at("conn_use"), int),
+    "client": Rule(client_str), "tls": Rule(at("tls_status")), "conn_use": Rule(at("conn_use"), int),
     "sasl_method": Rule(at("sasl_method")), "sasl_username": Rule(at("sasl_username")),
 }
 RE_KV_PAIR = re.compile(r"([a-z_]+)=(<[^>]*>|[^,\s]*)")

@@ -88,7 +88,7 @@ def _login_tail(doc: Doc, tail: str) -> None:
         elif item == "secured":
             doc["secured"] = True
         elif item:
-            doc.setdefault("flags", []).append(item)
+            doc.setdefault("login_flags", []).append(item)
 
 
 def _login_process(doc: Doc, text: str) -> str:

@@ -125,7 +125,7 @@ RE_TLS_FEATURES = re.compile(
 
 def tls_features_from(doc: Doc, text: str) -> None:
     """``tls=`` value: kept whole, and split into level, downgrade and REQUIRETLS status."""
-    doc["tls"] = text
+    doc["tls_status"] = text
     m = RE_TLS_FEATURES.match(text)
     if m is None:
         return
