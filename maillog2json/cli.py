@@ -13,6 +13,7 @@ from typing import Optional
 import click
 
 from maillog2json import __version__
+from maillog2json.inputs import waiting_for_input
 from maillog2json.pipeline import Options, Pipeline
 from maillog2json.sinks.stdout import StreamSink
 from maillog2json.stats import Stats
@@ -82,11 +83,14 @@ def main(files: tuple[str, ...], emit: str, year: Optional[int], tz: Optional[st
                 tracker.load(state_file)
             except (OSError, ValueError) as exc:
                 raise click.ClickException(f"cannot restore state from {state_file}: {exc}") from None
+    if sys.stdout is None:               # started with standard output closed (``>&-``)
+        raise click.ClickException("cannot write standard output: it is closed")
     pipeline = Pipeline([StreamSink()], options, TimeResolver(tzinfo, year), tracker, stats)
 
     def _stop(signum, frame):  # SIGTERM: stop reading, flush what we have, exit 0
-        pipeline.stopping = True
-        raise KeyboardInterrupt
+        pipeline.stopping = True       # the pipeline stops after the batch in hand
+        if waiting_for_input():        # blocked on a read with nothing in hand: interrupt it
+            raise KeyboardInterrupt    # (raising elsewhere could lose a batch or cut a write in two)
     signal.signal(signal.SIGTERM, _stop)
 
     paths = list(files) or ["-"]
@@ -106,6 +110,14 @@ def main(files: tuple[str, ...], emit: str, year: Optional[int], tz: Optional[st
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(0)
+    except OSError as exc:
+        # a write that failed (full disk, I/O error): one line, exit 1, no traceback
+        click.echo(f"maillog2json: cannot write {exc.filename or 'standard output'}: {exc.strerror or exc}",
+                   err=True)
+        if exc.filename is None:     # what is still buffered for stdout cannot be written either
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)
     finally:
         if tracker is not None:
             stats.extra["messages"] = dict(tracker.counters)

@@ -36,6 +36,12 @@ class Options:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+# Exact repeats of a line are numbered over a window of recent distinct lines (two generations
+# of at most this many digests): a repeat anywhere in that window gets the next number, so ids
+# within an input are unique (lines without a timestamp included) and memory stays bounded.
+SEEN_WINDOW = 1 << 15
+
+
 def line_id(raw: bytes, occurrence: int) -> str:
     """A stable id from the line's bytes; the n-th exact repeat of a line gets its own id."""
     h = hashlib.blake2b(raw, digest_size=12)
@@ -56,9 +62,9 @@ class Pipeline:
         self.stats = stats or Stats()
         self.render = RENDERERS[self.options.schema]
         self.stopping = False
-        # exact duplicates share a timestamp: count repeats within the current timestamp only
-        self._dup_ts: Optional[str] = None
-        self._dup_seen: dict[bytes, int] = {}
+        # occurrences of each recent line, by digest (see SEEN_WINDOW)
+        self._seen: dict[bytes, int] = {}
+        self._seen_old: dict[bytes, int] = {}
 
     # -- the per-line path -------------------------------------------------------------
     def line_document(self, item: Any) -> Doc:
@@ -105,14 +111,20 @@ class Pipeline:
             doc["raw_length"] = truncated_length
             stats.truncated += 1
         doc["raw"] = line
-        # the id
-        ts = doc["timestamp"]
-        if ts != self._dup_ts:
-            self._dup_ts = ts
-            self._dup_seen.clear()
-        n = self._dup_seen.get(raw_bytes, 0)
-        self._dup_seen[raw_bytes] = n + 1
-        doc["_id"] = line_id(raw_bytes, n)
+        # the id: line_id(raw_bytes, n) for the n-th repeat, with one hash per line
+        h = hashlib.blake2b(raw_bytes, digest_size=12)
+        key = h.digest()
+        seen = self._seen
+        n = seen.get(key)
+        if n is None:
+            n = self._seen_old.get(key, 0)
+            if len(seen) >= SEEN_WINDOW:
+                self._seen_old = seen
+                self._seen = seen = {}
+        seen[key] = n + 1
+        if n:
+            h.update(b"\x00%d" % n)
+        doc["_id"] = h.hexdigest()
         kinds = stats.kinds
         kinds[kind] = kinds.get(kind, 0) + 1
         return doc

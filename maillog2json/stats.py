@@ -3,11 +3,20 @@ internal events, counted in the hot path with plain dict increments)."""
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any, TextIO
 
 MAX_EXAMPLES = 5
 EXAMPLE_CHARS = 200
+
+# Characters that would act on the terminal the report is printed to (escape sequences,
+# carriage returns, bidi overrides): an example shows them escaped, as \x1b or \u202e.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _printable(text: str) -> str:
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 class Stats:
@@ -27,7 +36,8 @@ class Stats:
     def unparsed(self, reason: str, raw: str) -> None:
         self.unparsed_reasons[reason] = self.unparsed_reasons.get(reason, 0) + 1
         if len(self.unparsed_examples) < MAX_EXAMPLES:
-            self.unparsed_examples.append(raw if len(raw) <= EXAMPLE_CHARS else raw[:EXAMPLE_CHARS] + "...")
+            example = raw if len(raw) <= EXAMPLE_CHARS else raw[:EXAMPLE_CHARS] + "..."
+            self.unparsed_examples.append(_printable(example))
 
     @property
     def unparsed_count(self) -> int:
