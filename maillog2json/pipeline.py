@@ -16,7 +16,7 @@ from maillog2json.parsers import LineParser
 from maillog2json.render import RENDERERS
 from maillog2json.sinks import Sink
 from maillog2json.stats import Stats
-from maillog2json.syslog import HeaderParser, TimeResolver
+from maillog2json.syslog import FAST_HEADER, HeaderParser, TimeResolver
 
 Doc = dict[str, Any]
 
@@ -57,6 +57,7 @@ class Pipeline:
         self.sinks = sinks
         self.time = time or TimeResolver()
         self.headers = HeaderParser(self.time)
+        self._stamps = self.time.stamps
         self.parser = LineParser()
         self.tracker = tracker
         self.stats = stats or Stats()
@@ -77,7 +78,7 @@ class Pipeline:
         else:
             raw_bytes = item
             truncated_length = 0
-        if raw_bytes[-1:] == b"\r":
+        if raw_bytes.endswith(b"\r"):
             raw_bytes = raw_bytes[:-1]
         invalid = False
         try:
@@ -85,22 +86,36 @@ class Pipeline:
         except UnicodeDecodeError:
             line = raw_bytes.decode("utf-8", "replace")
             invalid = True
-        header, msg = self.headers.parse(line)
-        if header is None:
-            doc: Doc = {"type": "line", "_id": None, "kind": "unparsed", "timestamp": None, "host": None,
-                        "program": None, "daemon": None, "pid": None, "queue_id": None,
-                        "unparsed_reason": "empty" if not line else "header"}
-            kind = "unparsed"
-        else:
-            doc = {"type": "line", "_id": None, "kind": None, "timestamp": header["timestamp"],
-                   "host": header["host"], "program": header.get("program"), "daemon": None,
-                   "pid": header.get("pid"), "queue_id": None}
-            if len(header) > 4:
-                for k, v in header.items():
-                    if k not in doc:
-                        doc[k] = v
-            kind = self.parser.parse(header, msg, doc)
+        m = FAST_HEADER.match(line)
+        ts = None
+        if m is not None:
+            stamp, iso, host, program, pid, msg = m.groups()
+            if stamp is not None:
+                ts = self._stamps.get(stamp) or self.time.stamp(stamp)
+            elif iso is not None:
+                ts = self.time.iso8601(iso)
+        if ts is not None:
+            doc: Doc = {"type": "line", "_id": None, "kind": None, "timestamp": ts, "host": host,
+                        "program": program, "daemon": None, "pid": int(pid) if pid else None, "queue_id": None}
+            kind = self.parser.parse(program, msg, doc)
             doc["kind"] = kind
+        else:
+            header, msg = self.headers.parse(line)
+            if header is None:
+                doc = {"type": "line", "_id": None, "kind": "unparsed", "timestamp": None, "host": None,
+                       "program": None, "daemon": None, "pid": None, "queue_id": None,
+                       "unparsed_reason": "empty" if not line else "header"}
+                kind = "unparsed"
+            else:
+                doc = {"type": "line", "_id": None, "kind": None, "timestamp": header["timestamp"],
+                       "host": header["host"], "program": header.get("program"), "daemon": None,
+                       "pid": header.get("pid"), "queue_id": None}
+                if len(header) > 4:
+                    for k, v in header.items():
+                        if k not in doc:
+                            doc[k] = v
+                kind = self.parser.parse(doc["program"], msg, doc)
+                doc["kind"] = kind
         if kind == "unparsed":
             stats.unparsed(doc["unparsed_reason"], line)
         if invalid:

@@ -100,6 +100,20 @@ _RFC3339 = re.compile(
 # 2013-08-11 03:56:40 auth-worker(default): Info: pam(username,1.2.3.4): pam_authenticate() failed: ...
 _RFC3339_NOHOST = re.compile(r"(?:<(?P<pri>\d{1,3})>)?" + _TS3339 + r"(?P<rest>\S.*)\Z", _FLAGS)
 
+# The common case, read by one match into positional groups: a traditional (15-character
+# stamp) or RFC 3339 timestamp, host, tag[pid]: and the text; no PRI, facility tag or
+# Solaris id. Anything else (and every first sight of a traditional stamp, which must be
+# validated and placed in a year) goes through the patterns above.
+FAST_HEADER = re.compile(
+    r"(?:([A-Z][a-z][a-z] [ 0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-6][0-9])|"
+    r"(" + _DATE + "T" + _TIME + r"(?:\.[0-9]{1,9})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9]))) "
+    r"([^\s\[\]]*[^\s\[\]:]) ([^\s\[\]:]+)(?:\[([0-9]{1,10})\])?: (?!\[ID )(.*)\Z",
+    _FLAGS)
+
+# just the traditional stamp, checked as strictly as _TS3164 does
+_STAMP = re.compile(r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ( [1-9]|0[1-9]|[12][0-9]|3[01]) "
+                    r"((?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9]|60))\Z", _FLAGS)
+
 # daemontools multilog: @ + TAI64N label (16 hex digits of 2^62 + 10 + Unix seconds, 8 of
 # nanoseconds), one blank, then the program's own text (no host, usually a tag):
 # @400000004c91b044077a9e94 imap-login: Info: Aborted login (auth failed, 1 attempts): ...
@@ -173,7 +187,7 @@ class TimeResolver:
     """
 
     __slots__ = ("_tz", "_fixed_year", "_now", "year", "_last_month", "_cache", "_reference", "_days",
-                 "_latest")
+                 "_latest", "stamps", "_minutes")
 
     def __init__(self, tz: Optional[tzinfo] = None, year: Optional[int] = None,
                  now: Callable[[], float] = None) -> None:
@@ -187,6 +201,10 @@ class TimeResolver:
         self._reference: Optional[float] = None
         self._days: set[str] = set()        # RFC 3339 dates already checked to exist
         self._latest: Optional[tuple[int, int]] = None   # the latest (year, month) a line can have
+        # traditional 15-character stamps already placed in the current year -> ISO 8601; the
+        # per-line fast path reads this, a miss goes the long way (see FAST_HEADER)
+        self.stamps: dict[str, str] = {}
+        self._minutes: dict[tuple, tuple[str, str]] = {}
 
     def start_source(self, reference: Optional[float]) -> None:
         """A new file or stream begins; ``reference`` is its mtime (None: now)."""
@@ -195,6 +213,11 @@ class TimeResolver:
         self._reference = reference
         self._latest = None
         self._cache.clear()
+        self.stamps.clear()
+
+    @property
+    def last_month(self) -> int:
+        return self._last_month
 
     def state(self) -> dict[str, Any]:
         return {"year": self.year, "last_month": self._last_month}
@@ -204,6 +227,7 @@ class TimeResolver:
         self._last_month = state.get("last_month", 0)
         self._latest = None
         self._cache.clear()
+        self.stamps.clear()
 
     def _first_year(self, month: int) -> int:
         if self._fixed_year is not None:
@@ -225,6 +249,7 @@ class TimeResolver:
                 self.year = year = year + 1
                 self._last_month = month
                 self._cache.clear()
+                self.stamps.clear()
             elif month > last and self._stray(year, month, last):   # from before the rollover
                 return self._render(year - 1, month, day, hms, frac)
             else:
@@ -253,7 +278,38 @@ class TimeResolver:
             self._latest = (ref_dt.year, ref_dt.month)
         return (year, month) > self._latest
 
+    def stamp(self, s: str) -> Optional[str]:
+        """A traditional 15-character stamp (``Nov 28 22:22:48``, ``Nov  8 ...``) -> ISO 8601,
+        or None if it is not a valid one. The per-line fast path: a stamp placed in the
+        stream's current month is remembered until the year changes."""
+        iso = self.stamps.get(s)
+        if iso is not None:
+            return iso
+        m = _STAMP.match(s)
+        if m is None:
+            return None
+        mon, day, hms = m.groups()
+        iso = self.rfc3164(mon, day.strip().zfill(2), hms, None)
+        if self._last_month == MONTHS[mon]:         # not a stray line from before a rollover
+            if len(self.stamps) > 4096:
+                self.stamps.clear()
+            self.stamps[s] = iso
+        return iso
+
     def _render(self, year: int, month: int, day: str, hms: str, frac: Optional[str]) -> str:
+        # one datetime per minute: a zone's offset only changes on a whole minute
+        if not frac and hms[6:8] != "60":
+            key = (year, month, day, hms[:5])
+            minute = self._minutes.get(key)
+            if minute is None:
+                if len(self._minutes) > 4096:
+                    self._minutes.clear()
+                iso = self._render_slow(year, month, day, hms[:6] + "00", None)
+                minute = self._minutes[key] = (iso[:17], iso[19:])
+            return minute[0] + hms[6:8] + minute[1]
+        return self._render_slow(year, month, day, hms, frac)
+
+    def _render_slow(self, year: int, month: int, day: str, hms: str, frac: Optional[str]) -> str:
         h, m, s = int(hms[0:2]), int(hms[3:5]), int(hms[6:8])
         try:
             dt = datetime(year, month, int(day), h, m, min(s, 59))

@@ -24,8 +24,7 @@ FAMILIES["auth"] = dovecot.parse_pam          # pam_unix(dovecot:auth): authenti
 RE_REPEATED = re.compile(r"(?:last )?message repeated (?P<count>\d+) times?(?:: \[ ?(?P<text>.*?) ?\])?\Z", re.S)
 
 
-def _postfix(daemon: Optional[str], msg: str, doc: Doc) -> Optional[str]:
-    return postfix.parse(daemon, msg, doc)
+_postfix: FamilyParser = postfix.parse
 
 
 def _untagged(daemon: Optional[str], msg: str, doc: Doc) -> Optional[str]:
@@ -79,9 +78,10 @@ class LineParser:
             r = self._programs[program] = resolve_program(program)
         return r
 
-    def parse(self, header: dict[str, Any], msg: str, doc: Doc) -> str:
+    def parse(self, program: Optional[str], msg: str, doc: Doc) -> str:
         """Fill ``doc`` (already holding the header) from ``msg``; returns the kind."""
-        daemon, syslog_name, fn = self.resolve(header.get("program"))
+        r = self._programs.get(program)
+        daemon, syslog_name, fn = r if r is not None else self.resolve(program)
         doc["daemon"] = daemon
         if syslog_name is not None:
             doc["syslog_name"] = syslog_name

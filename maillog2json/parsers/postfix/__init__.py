@@ -16,7 +16,7 @@ from typing import Callable, Optional
 from maillog2json.parsers.postfix import (
     bounce, cleanup, delivery, misc, pickup, postscreen, postsuper, qmgr, smtpd,
 )
-from maillog2json.parsers.postfix.grammar import RE_LEVEL, RE_QUEUE_PREFIX, Doc
+from maillog2json.parsers.postfix.grammar import RE_PREFIXES, Doc
 
 Handler = Callable[[str, Doc, Optional[str]], Optional[str]]
 
@@ -36,24 +36,17 @@ _GUESS_ORDER = ("qmgr", "smtpd", "cleanup", "smtp", "bounce", "pickup", "postscr
 
 def parse(daemon: Optional[str], msg: str, doc: Doc) -> Optional[str]:
     """Fill ``doc`` from a Postfix message text; return the kind, or None if not understood."""
-    level = None
-    m = RE_LEVEL.match(msg)
-    if m is not None:
-        level = m.group("level")
-        msg = msg[m.end():]
-    m = RE_QUEUE_PREFIX.match(msg)
-    if m is not None:
-        qid = m.group("qid")
-        if qid != "NOQUEUE":
+    m = RE_PREFIXES.match(msg)
+    if m.end():
+        level1, qid, level2 = m.groups()
+        level = level1 or level2
+        if qid is not None and qid != "NOQUEUE":
             doc["queue_id"] = qid
         msg = msg[m.end():]
-        if level is None:
-            m = RE_LEVEL.match(msg)
-            if m is not None:
-                level = m.group("level")
-                msg = msg[m.end():]
-    if level is not None:
-        doc["level"] = level
+        if level is not None:
+            doc["level"] = level
+    else:
+        level = None
 
     if daemon is None:
         kind = _guess(msg, doc, level)

@@ -8,8 +8,8 @@ import re
 from typing import Optional
 
 from maillog2json.parsers.postfix.grammar import (
-    TLS_DETAILS, Doc, addr, fill_groups, fill_reply_groups, fill_tls, kv_into, reply_from, rules,
-    run_rules,
+    TLS_DETAILS, Doc, addr, fill_groups, fill_reply_groups, fill_tls, kv_into, relay_parts, reply_from, rules,
+    run_rules, tls_features_from,
 )
 
 # 3E29: to=<u@yahoo.com>, relay=none, delay=0.01, delays=0.01/0/0/0, dsn=5.1.1, status=undeliverable-but-not-cached (...)
@@ -19,8 +19,42 @@ RE_FORWARDED = re.compile(r"forwarded as (?P<qid>[0-9A-Za-z]+)")
 RE_BARE_RCPT = re.compile(r"(?P<to><[^>]*>|[^\s,=<>]+@[^\s,=<>]+), relay=")
 
 
+# The usual layout, read in one match (anything else goes through the key=value reader):
+# 3E29: to=<u@example.com>, orig_to=<a@example.com>, relay=mx.example.com[192.0.2.7]:25,
+#   conn_use=2, delay=1.2, delays=0.1/0/0.5/0.6, tls=may, dsn=2.0.0, status=sent (250 2.0.0 Ok)
+RE_DELIVERY = re.compile(
+    r"to=<([^<>]*)>, (?:orig_to=<([^<>]*)>, )?"
+    r"relay=(([^\s,\[\]]*)(?:\[([^\]]*)\](?::([0-9]+))?)?), (?:conn_use=([0-9]+), )?"
+    r"delay=([0-9]+(?:\.[0-9]+)?), delays=([0-9]+(?:\.[0-9]+)?)/([0-9]+(?:\.[0-9]+)?)/([0-9]+(?:\.[0-9]+)?)/([0-9]+(?:\.[0-9]+)?), "
+    r"(?:tls=([^\s,]+), )?dsn=([0-9.]+), status=([a-z][a-z-]*)(?: \((.*)\))?\s*\Z", re.S)
+
+
 def parse_delivery_line(msg: str, doc: Doc) -> Optional[str]:
     """``to=<a>, [orig_to=<b>, ]relay=..., delay=..., delays=..., dsn=..., status=... (reply)``."""
+    m = RE_DELIVERY.match(msg)
+    if m is not None:
+        (to, orig_to, relay, host, address, port, conn_use, delay, d1, d2, d3, d4, tls, dsn, status,
+         reply) = m.groups()
+        doc["to"] = to
+        if orig_to is not None:
+            doc["orig_to"] = orig_to
+        relay_parts(doc, relay, host, address, port)
+        if conn_use is not None:
+            doc["conn_use"] = int(conn_use)
+        doc["delay"] = float(delay)
+        doc["delays"] = {"before_qmgr": float(d1), "in_qmgr": float(d2), "conn_setup": float(d3),
+                         "transmission": float(d4)}
+        if tls is not None:
+            tls_features_from(doc, tls)
+        doc["dsn"] = dsn
+        doc["status"] = status
+        if reply is not None:
+            reply_from(doc, reply)
+            if "forwarded as " in reply:
+                f = RE_FORWARDED.search(reply)
+                if f is not None:
+                    doc["forwarded_as"] = f.group("qid")
+        return "delivery"
     i = msg.find(", status=")
     if i < 0:
         return None

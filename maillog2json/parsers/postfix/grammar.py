@@ -16,6 +16,12 @@ RE_QUEUE_PREFIX = re.compile(r"(?P<qid>NOQUEUE|" + QUEUE_ID + r"): ")
 
 # warning: / error: / fatal: / panic: / info: prefixes (msg_warn(3) and friends)
 RE_LEVEL = re.compile(r"(?P<level>warning|error|fatal|panic|info): ")
+_LEVEL = r"(warning|error|fatal|panic|info): "
+# All of a message's prefixes in one match (any of them may be absent):
+#   warning: 9BECF3F19D: sender_canonical_maps map lookup problem ...
+#   D8B07E3DB6: warning: header Subject: ...
+#   NOQUEUE: reject: RCPT from ...
+RE_PREFIXES = re.compile(r"(?:" + _LEVEL + r")?(?:(NOQUEUE|" + QUEUE_ID + r"): )?(?:" + _LEVEL + r")?")
 
 # localhost[127.0.0.1], unknown[::1], mail.example.com[192.0.2.1]:25, [192.0.2.1]:25
 CLIENT = r"(?P<client_host>[^\s\[\]]*)\[(?P<client_ip>[^\]]*)\](?::(?P<client_port>\d+))?"
@@ -104,6 +110,20 @@ def relay_from(doc: Doc, relay: str) -> None:
         doc["relay_port"] = int(port)
 
 
+def relay_parts(doc: Doc, relay: str, host: str, address: Optional[str], port: Optional[str]) -> None:
+    """relay_from() for a value already split by a pattern into host, [address] and :port."""
+    doc["relay"] = relay
+    doc["relay_host"] = host
+    if address is None:
+        return
+    if is_ip(address):
+        doc["relay_ip"] = address
+    else:
+        doc["relay_socket"] = address
+    if port is not None:
+        doc["relay_port"] = int(port)
+
+
 def delays_from(doc: Doc, text: str) -> None:
     parts = text.split("/")
     if len(parts) == 4:
@@ -147,23 +167,27 @@ def tls_features_from(doc: Doc, text: str) -> None:
 def reply_from(doc: Doc, text: str) -> None:
     """The text in ``status=... (text)`` or after ``said:``: whole, and split if it is an SMTP reply."""
     doc["reply"] = text
-    m = RE_HOST_SAID.match(text)
-    if m is not None:
-        doc["remote_host"] = m.group("remote_host")
-        remote = m.group("remote_ip")
-        doc["remote_ip" if is_ip(remote) else "remote_socket"] = remote    # [private/dovecot-lmtp]
-        if m.group("in_reply_to"):
-            doc["in_reply_to"] = m.group("in_reply_to")
-        text = m.group("said")
-    m = RE_REPLY.match(text)
-    if m is not None:
-        doc["reply_code"] = int(m.group("code"))
-        if m.group("enh"):
-            doc["reply_enhanced"] = m.group("enh")
-        doc["reply_text"] = m.group("text") or ""
-    q = RE_QUEUED_AS.search(text)
-    if q is not None:
-        doc["queued_as"] = q.group("qid")
+    if text.startswith("host "):
+        m = RE_HOST_SAID.match(text)
+        if m is not None:
+            remote_host, remote, _port, said, in_reply_to = m.groups()
+            doc["remote_host"] = remote_host
+            doc["remote_ip" if is_ip(remote) else "remote_socket"] = remote    # [private/dovecot-lmtp]
+            if in_reply_to:
+                doc["in_reply_to"] = in_reply_to
+            text = said
+    if text[:1] in "2345":
+        m = RE_REPLY.match(text)
+        if m is not None:
+            code, enh, rest = m.groups()
+            doc["reply_code"] = int(code)
+            if enh:
+                doc["reply_enhanced"] = enh
+            doc["reply_text"] = rest or ""
+    if "queued as " in text:
+        q = RE_QUEUED_AS.search(text)
+        if q is not None:
+            doc["queued_as"] = q.group("qid")
 
 
 def addr(v: str) -> str:
@@ -235,35 +259,92 @@ INT_GROUPS = frozenset((
 FLOAT_GROUPS = frozenset(("delay", "after", "hangup_after", "pregreet_after"))
 
 
+def _int(v: str) -> Any:
+    return int(v) if v.isdigit() else v
+
+
+def _ip(v: str) -> Optional[str]:
+    return None if v == "unknown" else v       # unknown[unknown]: no address known
+
+
+_CONVERTERS: dict[str, Any] = {name: _int for name in INT_GROUPS}
+_CONVERTERS.update({name: flt for name in FLOAT_GROUPS})
+_CONVERTERS["client_ip"] = _ip
+_SPECS: dict[re.Pattern, tuple] = {}
+
+
+def _spec(rx: re.Pattern) -> tuple:
+    """(group index, field name, converter) for each named group that is a field, in order."""
+    spec = _SPECS.get(rx)
+    if spec is None:
+        spec = _SPECS[rx] = tuple((i - 1, name, _CONVERTERS.get(name))
+                                  for name, i in sorted(rx.groupindex.items(), key=lambda kv: kv[1])
+                                  if name[0] != "_")
+    return spec
+
+
 def fill_groups(doc: Doc, m: re.Match) -> None:
-    for k, v in m.groupdict().items():
-        if v is None or k[0] == "_":
-            continue
-        if k in INT_GROUPS:
-            doc[k] = int(v) if v.isdigit() else v
-        elif k in FLOAT_GROUPS:
-            doc[k] = flt(v)
-        elif k == "client_ip" and v == "unknown":     # unknown[unknown]: no address known
-            doc[k] = None
-        else:
-            doc[k] = v
+    """Copy the named groups that matched into doc, typed (INT_GROUPS, FLOAT_GROUPS)."""
+    g = m.groups()
+    for i, name, conv in _spec(m.re):
+        v = g[i]
+        if v is not None:
+            doc[name] = v if conv is None else conv(v)
 
 
 Rule = tuple  # (compiled pattern, kind, fill or None)
 
+_SPECIAL = set("\\.^$*+?{}[]|()")
 
-def rules(*table: tuple) -> list[Rule]:
+
+def _literal_prefix(pattern: str, n: int = 4) -> Optional[str]:
+    """The first ``n`` characters every match must start with, if the pattern says so plainly."""
+    depth = 0
+    for i, c in enumerate(pattern):        # a top-level alternative: no common prefix
+        if c == "\\":
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0 and (i == 0 or pattern[i - 1] != "\\"):
+            return None
+    lit = []
+    for c in pattern:
+        if c in _SPECIAL:
+            break
+        lit.append(c)
+    if len(lit) >= n and pattern[len(lit):len(lit) + 1] not in ("*", "?", "{"):
+        return "".join(lit[:n])
+    return None
+
+
+class RuleTable(list):
+    """An ordered rule list, indexed by each rule's literal 4-character prefix so that a
+    message is tried only against the rules it could match (first match wins, in order)."""
+
+    def __init__(self, rows: list[Rule]) -> None:
+        super().__init__(rows)
+        prefixes = [_literal_prefix(rx.pattern) for rx, _, _ in rows]
+        self.wild = [r for r, p in zip(rows, prefixes) if p is None]
+        self.index = {p: [r for r, q in zip(rows, prefixes) if q is None or q == p]
+                      for p in set(prefixes) if p is not None}
+
+
+def rules(*table: tuple) -> RuleTable:
     """Compile a rule table: (regex text, kind[, fill])."""
     out = []
     for row in table:
         pattern, kind = row[0], row[1]
         fill = row[2] if len(row) > 2 else None
         out.append((re.compile(pattern, re.S), kind, fill))
-    return out
+    return RuleTable(out)
 
 
 def run_rules(table: list[Rule], msg: str, doc: Doc) -> Optional[str]:
-    for rx, kind, fill in table:
+    index = getattr(table, "index", None)
+    candidates = table if index is None else index.get(msg[:4], table.wild)  # type: ignore[attr-defined]
+    for rx, kind, fill in candidates:
         m = rx.match(msg)
         if m is not None:
             if fill is None:

@@ -9,6 +9,7 @@ from maillog2json.parsers.postfix.grammar import Doc, kv_into
 
 # B5A021642D1: from=<alice@example.test>, size=541, nrcpt=1 (queue active)
 RE_QUEUED = re.compile(r"(?P<kv>from=.*?)(?: \(queue (?P<queue>\w+)\))?\Z", re.S)
+RE_QUEUED_FAST = re.compile(r"from=<([^<>]*)>, size=([0-9]+), nrcpt=([0-9]+) \(queue (\w+)\)\Z")
 # 4FAE3164311: from=<carol@example.test>, status=expired, returned to sender
 RE_EXPIRED = re.compile(r"from=(?P<from><[^>]*>|\S*), status=(?P<status>expired|force-expired), (?P<text>.*)\Z",
                         re.S)
@@ -20,6 +21,14 @@ def parse_qmgr(msg: str, doc: Doc, level: Optional[str]) -> Optional[str]:
     if msg == "removed" or msg == 'removed"':      # (a stray quote: real-world damage)
         return "qmgr.removed"
     if msg.startswith("from="):
+        q = RE_QUEUED_FAST.match(msg)
+        if q is not None:
+            sender, size, nrcpt, queue = q.groups()
+            doc["from"] = sender
+            doc["size"] = int(size)
+            doc["nrcpt"] = int(nrcpt)
+            doc["queue"] = queue
+            return "qmgr.queued"
         e = RE_EXPIRED.match(msg)
         if e is not None:
             f = e.group("from")

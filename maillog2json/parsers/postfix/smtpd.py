@@ -112,30 +112,38 @@ def fill_action(doc: Doc, m: re.Match, daemon: str = "smtpd") -> str:
     return daemon + "." + action.replace("-", "_")
 
 
+RE_COUNTS = re.compile(r"([a-z_-]+)=([0-9]+)(?:/([0-9]+))?")
+
+
 def fill_disconnect(doc: Doc, m: re.Match) -> None:
-    set_client(doc, m.group("client_host"), m.group("client_ip"), m.group("client_port"))
-    counts = m.group("counts")
+    host, ip, port, counts = m.groups()
+    set_client(doc, host, ip, port)
     if not counts:
         return
     total: dict[str, int] = {}
     ok: dict[str, int] = {}
-    for item in counts.split():
-        name, _, value = item.partition("=")
-        good, _, all_ = value.partition("/")
-        if not good.isdigit():
-            continue
+    for name, good, all_ in RE_COUNTS.findall(counts):
+        g = int(good)
         if name == "commands":
-            doc["commands_ok"] = int(good)
-            doc["commands"] = int(all_) if all_.isdigit() else int(good)
+            doc["commands_ok"] = g
+            doc["commands"] = int(all_) if all_ else g
             continue
-        ok[name] = int(good)
-        total[name] = int(all_) if all_.isdigit() else int(good)
+        ok[name] = g
+        total[name] = int(all_) if all_ else g
     doc["command_counts"] = total
     doc["command_counts_ok"] = ok
 
 
+# client=localhost[127.0.0.1] (the usual case; with SASL or XFORWARD the key=value reader)
+RE_CLIENT_ONLY = re.compile(r"client=([^\s\[\],]*)\[([^\],]*)\](?::([0-9]+))?\Z")
+
+
 def fill_client_kv(doc: Doc, m: re.Match) -> None:
-    kv_into(doc, m.group("kv"))
+    c = RE_CLIENT_ONLY.match(m.string)
+    if c is not None:
+        set_client(doc, *c.groups())
+        return
+    kv_into(doc, m.string)          # the whole text: client=..., sasl_method=..., orig_queue_id=...
 
 
 def fill_sasl_failed(doc: Doc, m: re.Match) -> None:
@@ -180,7 +188,7 @@ RE_LIMIT = (r"(?P<limit_type>Connection rate|Connection concurrency|Message deli
 SMTPD = rules(
     # 7B1C41642D1: client=localhost[127.0.0.1], sasl_method=PLAIN, sasl_username=u@x
     # 7B1C41642D1: client=localhost[127.0.0.1], orig_queue_id=B5A021642D1, orig_client=localhost[127.0.0.1]
-    (r"(?P<kv>client=.*)\Z", "smtpd.client", fill_client_kv),
+    (r"client=", "smtpd.client", fill_client_kv),
     # connect from localhost[127.0.0.1]
     (r"connect from " + CLIENT + r"\Z", "smtpd.connect"),
     # disconnect from localhost[127.0.0.1] ehlo=1 mail=1 rcpt=5/8 data=1 quit=1 commands=9/12
