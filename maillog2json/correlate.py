@@ -42,6 +42,7 @@ import orjson
 Doc = dict[str, Any]
 
 STATE_VERSION = 1
+CLOCK_STEP_BACK = 3600.0     # log time going back further than this starts a new timeline
 LOOPBACK_PREFIXES = ("127.", "::1", "::ffff:127.")
 
 # delivery status -> recipient outcome
@@ -177,6 +178,7 @@ class MessageTracker:
         self.counters = {"messages": 0, "incomplete": 0, "expired": 0, "evicted": 0, "rejected_sessions": 0,
                          "merged_hops": 0, "mailbox_unmatched": 0}
         self._now = 0.0
+        self._last_ts: Optional[str] = None
         self._out: list[Doc] = []
         self._handlers: dict[str, Callable[[Doc], None]] = {
             "smtpd.client": self._client,
@@ -222,26 +224,20 @@ class MessageTracker:
     # ------------------------------------------------------------------ entry points
     def feed(self, doc: Doc) -> list[Doc]:
         """Take one line document; return the message documents that ended with it."""
-        handler = self._handlers.get(doc["kind"])
-        qid = doc["queue_id"]
-        if handler is None and qid is None:
-            if self.lingering or self.messages:
-                ts = doc["timestamp"]
-                if ts is not None:
-                    self._advance(_epoch(ts))
-            return self._drain()
         ts = doc["timestamp"]
-        if ts is not None:
+        if ts is not None and ts != self._last_ts:      # log time moved: expiries may be due
+            self._last_ts = ts
             e = _epoch(ts)
             if e is not None:
                 self._advance(e)
+        handler = self._handlers.get(doc["kind"])
         if handler is not None:
             handler(doc)
-        elif qid is not None:
+        elif doc["queue_id"] is not None:
             msg = self._get(doc)
             if msg is not None:
                 self._touch(msg, doc)
-        return self._drain()
+        return self._drain() if self._out else []
 
     def finish(self) -> list[Doc]:
         """End of input: everything still held is written (in-flight ones as incomplete)."""
@@ -271,6 +267,8 @@ class MessageTracker:
     def _advance(self, now: float) -> None:
         if now > self._now:
             self._now = now
+        elif now < self._now - CLOCK_STEP_BACK:
+            self._rebase(now)
         now = self._now
         lingering = self.lingering
         while lingering:
@@ -294,6 +292,23 @@ class MessageTracker:
             if s.last_epoch >= session_limit:
                 break
             self._close_session(key)
+
+    def _rebase(self, now: float) -> None:
+        """Log time went back by more than CLOCK_STEP_BACK (a clock step, logs of two periods
+        concatenated): continue from the new time. What was waiting out its linger is
+        written now, and what is in flight is aged from the new time, so that expiry and the
+        linger keep working instead of waiting for the old time to come round again."""
+        self.counters["clock_steps_back"] = self.counters.get("clock_steps_back", 0) + 1
+        self._now = now
+        for msg in list(self.lingering.values()):
+            self._emit(msg)
+        self.lingering.clear()
+        for msg in self.messages.values():
+            if msg.last_epoch > now:
+                msg.last_epoch = now
+        for sess in self.sessions.values():
+            if sess.last_epoch > now:
+                sess.last_epoch = now
 
     def _evict(self, msg: Message) -> None:
         """Forced flush: write the message as it is, with complete=false."""
@@ -340,10 +355,6 @@ class MessageTracker:
         old = self.messages.get(key)
         if old is not None:           # a queue id logged again from the start: the old story is over
             self._evict(old)
-        for k, m in list(self.lingering.items()):
-            if m.host == host and qid in m.queue_ids:
-                del self.lingering[k]
-                self._emit(m)
         msg = Message(host, qid, doc)
         msg.origin = origin
         self.messages[key] = msg
@@ -385,15 +396,9 @@ class MessageTracker:
         child = self.messages.get(child_key)
         if child is parent:
             return
-        if child is not None:
+        if child is not None:       # in flight, or done and lingering (its ids stay reachable)
             self._merge(parent, child, kind)
             return
-        for k, m in list(self.lingering.items()):
-            if m.host == parent.host and m.queue_ids[0] == child_qid:
-                del self.lingering[k]
-                m.done = False
-                self._merge(parent, m, kind)
-                return
         self.pending_links[child_key] = (_key(parent.host, parent.queue_ids[0]), kind)
 
     def _merge(self, parent: Message, child: Message, kind: str) -> None:

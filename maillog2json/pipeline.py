@@ -150,28 +150,30 @@ class Pipeline:
         emit_messages = self.options.emit_messages
         tracker = self.tracker
         render = self.render
-        out: list[bytes] = []
+        line_document = self.line_document
+        # rendered documents are appended to one buffer at once: orjson's bytes carry a few
+        # KiB of spare capacity each, so a list of them would hold several times the output
+        buf = bytearray()
+        count = 0
         for item in lines:
-            doc = self.line_document(item)
-            if tracker is not None:
-                # the tracker sees the line first: it may add correlation fields to it
-                done = tracker.feed(doc)
-            else:
-                done = None
+            doc = line_document(item)
+            # the tracker sees the line first: it may add correlation fields to it
+            done = tracker.feed(doc) if tracker is not None else None
             if emit_lines:
-                out.append(render(doc))
+                buf += render(doc)
+                count += 1
             if done and emit_messages:
-                out.extend(render(m) for m in done)
-        self._write(out)
+                for m in done:
+                    buf += render(m)
+                count += len(done)
+        self._write(buf, count)
 
-    def _write(self, out: list[bytes]) -> None:
-        if not out:
-            self.flush()
-            return
-        data = b"".join(out)
-        self.stats.documents += len(out)
-        for sink in self.sinks:
-            sink.write(data)
+    def _write(self, data: Any, count: int) -> None:
+        if count:
+            self.stats.documents += count
+            data = bytes(data)
+            for sink in self.sinks:
+                sink.write(data)
         self.flush()
 
     def flush(self) -> None:
@@ -209,5 +211,5 @@ class Pipeline:
         if self.tracker is not None:
             done = self.tracker.finish()
             if done and self.options.emit_messages:
-                self._write([self.render(m) for m in done])
+                self._write(b"".join(self.render(m) for m in done), len(done))
         self.flush()

@@ -363,3 +363,31 @@ class TestState:
         path.write_text('{"version": 999}')
         with pytest.raises(ValueError, match="version"):
             MessageTracker().load(str(path))
+
+
+def _lifecycle(day: int, i: int) -> list[str]:
+    """One complete message's lines, on March ``day``, number ``i``."""
+    qid = f"{0xB00000 + i:X}"
+    t = f"Mar {day:2d} 10:{i // 60 % 60:02d}:{i % 60:02d}"
+    return [f"{t} mx postfix/smtpd[9]: {qid}: client=c[192.0.2.9]",
+            f"{t} mx postfix/qmgr[8]: {qid}: from=<a@x.test>, size=10, nrcpt=1 (queue active)",
+            f"{t} mx postfix/local[7]: {qid}: to=<b@mx>, relay=local, delay=0.1, delays=0/0/0/0.1, dsn=2.0.0, status=sent (delivered to mailbox)",
+            f"{t} mx postfix/qmgr[8]: {qid}: removed"]
+
+
+class TestClockSteps:
+    def test_log_time_going_back_a_day_keeps_state_bounded(self):
+        """After log time steps back a day, finished messages still leave promptly and nothing piles up."""
+        p, sink = make_pipeline(emit="messages")
+        p.time.start_source(None)
+        for i in range(50):
+            p.process([x.encode() for x in _lifecycle(2, i)])
+        peak = 0
+        for i in range(50, 1050):
+            p.process([x.encode() for x in _lifecycle(1, i)])
+            peak = max(peak, len(p.tracker.lingering), len(p.tracker.messages))
+        p.finish()
+        docs = sink.documents()
+        assert len(docs) == 1050 and all(d["complete"] and d["status"] == "sent" for d in docs)
+        assert peak < 20, f"{peak} messages held at once after the step back"
+        assert p.tracker.counters["clock_steps_back"] == 1
