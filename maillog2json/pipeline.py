@@ -59,6 +59,7 @@ class Pipeline:
         self.headers = HeaderParser(self.time)
         self._stamps = self.time.stamps
         self.parser = LineParser()
+        self._programs = self.parser.programs
         self.tracker = tracker
         self.stats = stats or Stats()
         self.render = RENDERERS[self.options.schema]
@@ -95,9 +96,15 @@ class Pipeline:
             elif iso is not None:
                 ts = self.time.iso8601(iso)
         if ts is not None:
+            daemon, syslog_name, fn = self._programs.get(program) or self.parser.resolve(program)
             doc: Doc = {"type": "line", "_id": None, "kind": None, "timestamp": ts, "host": host,
-                        "program": program, "daemon": None, "pid": int(pid) if pid else None, "queue_id": None}
-            kind = self.parser.parse(program, msg, doc)
+                        "program": program, "daemon": daemon, "pid": int(pid) if pid else None, "queue_id": None}
+            if syslog_name is not None:
+                doc["syslog_name"] = syslog_name
+            mark = len(doc)
+            kind = fn(daemon, msg, doc) if fn is not None else None
+            if kind is None:
+                kind = self.parser.unparsed(fn, doc, mark)
             doc["kind"] = kind
         else:
             header, msg = self.headers.parse(line)

@@ -51,6 +51,23 @@ def docs_for(lines: list[Union[bytes, str]], *, tz: Optional[str] = "UTC", year:
     return sink.documents()
 
 
+# One message's life, written for the framing and CLI tests (a whole session, qmgr to removed).
+SESSION_LINES = [
+    b"Nov  8 09:15:02 mx1 postfix/smtpd[1234]: connect from unknown[192.0.2.7]\n",
+    b"Nov  8 09:15:03 mx1 postfix/smtpd[1234]: 3F2A01C0D4: client=unknown[192.0.2.7]\n",
+    b"Nov  8 09:15:03 mx1 postfix/cleanup[1240]: 3F2A01C0D4: message-id=<20261108091503.1@example.org>\n",
+    b"Nov  8 09:15:03 mx1 postfix/qmgr[981]: 3F2A01C0D4: from=<ann@example.org>, size=1432, nrcpt=1"
+    b" (queue active)\n",
+    b"Nov  8 09:15:04 mx1 postfix/smtp[1250]: 3F2A01C0D4: to=<bob@example.net>,"
+    b" relay=mx.example.net[198.51.100.9]:25, delay=1.2, delays=0.1/0.01/0.5/0.6, dsn=2.0.0,"
+    b" status=sent (250 2.0.0 Ok: queued as 9B1E)\n",
+    b"Nov  8 09:15:04 mx1 postfix/qmgr[981]: 3F2A01C0D4: removed\n",
+    b"Nov  8 09:15:05 mx1 postfix/smtpd[1234]: disconnect from unknown[192.0.2.7] ehlo=1 mail=1 rcpt=1 data=1"
+    b" quit=1 commands=5\n",
+]
+SESSION_LOG = b"".join(SESSION_LINES)
+
+
 # -- shared corpus and whole-pipeline helpers (messages too) -------------------------------
 import os  # noqa: E402
 from pathlib import Path  # noqa: E402

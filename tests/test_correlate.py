@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from maillog2json.correlate import MessageTracker
-from tests.helpers import make_pipeline, pipeline_docs
+from helpers import make_pipeline, pipeline_docs
 
 
 def messages(lines: str, **kw: Any) -> list[dict[str, Any]]:

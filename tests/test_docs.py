@@ -11,7 +11,7 @@ Conventions of docs/schema.md that these tests read:
 * a field is documented when its name appears in inline code anywhere outside fenced
   blocks (``delays.before_qmgr`` documents ``before_qmgr``).
 
-The README's "CLI reference" section is generated: ``python -m tests.test_docs --update-readme``.
+The README's "CLI reference" section is generated: ``python tests/test_docs.py --update-readme``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from tests.helpers import ROOT, SAMPLES, docs_for, pipeline_docs
+from helpers import ROOT, SAMPLES, docs_for, pipeline_docs
 
 SCHEMA = ROOT / "docs" / "schema.md"
 README = ROOT / "README.md"
@@ -38,7 +38,7 @@ OPEN_MAPS = frozenset(("command_counts", "command_counts_ok"))
 
 CLI_HEADING = "## CLI reference"
 HELP_WIDTH = 78          # what click prints on an 80-column terminal
-UPDATE_COMMAND = "python -m tests.test_docs --update-readme"
+UPDATE_COMMAND = "python tests/test_docs.py --update-readme"
 
 
 # -- reading docs/schema.md ---------------------------------------------------------------------
@@ -229,4 +229,4 @@ if __name__ == "__main__":
     elif not sys.argv[1:]:
         sys.stdout.write(cli_reference())
     else:
-        sys.exit("usage: python -m tests.test_docs [--update-readme]")
+        sys.exit("usage: python tests/test_docs.py [--update-readme]")

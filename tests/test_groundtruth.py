@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from maillog2json.correlate import MessageTracker
-from tests.groundtruth import compare, message_docs
-from tests.helpers import SAMPLES, make_pipeline, need_shared
+from groundtruth import compare, message_docs
+from helpers import SAMPLES, make_pipeline, need_shared
 
 FORMATS = ("traditional", "rfc3339", "rfc5424-fulltag", "rfc5424")
 MIN_SHARE = 0.995

@@ -65,36 +65,37 @@ def resolve_program(program: Optional[str]) -> Resolved:
 class LineParser:
     """Turns a header + message into the line document's typed fields."""
 
-    __slots__ = ("_programs",)
+    __slots__ = ("programs",)
 
     def __init__(self) -> None:
-        self._programs: dict[Optional[str], Resolved] = {}
+        # syslog tag -> (daemon, syslog_name, parser); the per-line path reads this directly
+        self.programs: dict[Optional[str], Resolved] = {}
 
     def resolve(self, program: Optional[str]) -> Resolved:
-        r = self._programs.get(program)
+        r = self.programs.get(program)
         if r is None:
-            if len(self._programs) > 10_000:      # a flood of distinct tags: stay bounded
-                self._programs.clear()
-            r = self._programs[program] = resolve_program(program)
+            if len(self.programs) > 10_000:      # a flood of distinct tags: stay bounded
+                self.programs.clear()
+            r = self.programs[program] = resolve_program(program)
         return r
+
+    @staticmethod
+    def unparsed(fn: Optional[FamilyParser], doc: Doc, mark: int) -> str:
+        """The line was not understood: drop whatever a handler set past the first ``mark``
+        fields before it gave up (the queue id stays) and say why."""
+        for k in list(doc)[mark:]:
+            del doc[k]
+        doc["unparsed_reason"] = "program" if fn is None else "message"
+        return "unparsed"
 
     def parse(self, program: Optional[str], msg: str, doc: Doc) -> str:
         """Fill ``doc`` (already holding the header) from ``msg``; returns the kind."""
-        r = self._programs.get(program)
-        daemon, syslog_name, fn = r if r is not None else self.resolve(program)
+        daemon, syslog_name, fn = self.programs.get(program) or self.resolve(program)
         doc["daemon"] = daemon
         if syslog_name is not None:
             doc["syslog_name"] = syslog_name
-        if fn is None:
-            doc["unparsed_reason"] = "program"
-            return "unparsed"
         mark = len(doc)
-        kind = fn(daemon, msg, doc)
+        kind = fn(daemon, msg, doc) if fn is not None else None
         if kind is None:
-            # drop whatever a handler set before it gave up: an unparsed line has header fields only
-            for k in list(doc)[mark:]:
-                del doc[k]
-            doc["queue_id"] = doc.get("queue_id")
-            doc["unparsed_reason"] = "message"
-            return "unparsed"
+            return self.unparsed(fn, doc, mark)
         return kind

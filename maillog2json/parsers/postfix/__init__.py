@@ -36,8 +36,10 @@ _GUESS_ORDER = ("qmgr", "smtpd", "cleanup", "smtp", "bounce", "pickup", "postscr
 
 def parse(daemon: Optional[str], msg: str, doc: Doc) -> Optional[str]:
     """Fill ``doc`` from a Postfix message text; return the kind, or None if not understood."""
-    m = RE_PREFIXES.match(msg)
-    if m.end():
+    # level and queue-id prefixes end within the first 30 characters ("warning: ", a queue
+    # id of up to 20, "NOQUEUE: "): without a ": " there, there are none to read
+    m = RE_PREFIXES.match(msg) if msg.find(": ", 0, 32) >= 0 else None
+    if m is not None and m.end():
         level1, qid, level2 = m.groups()
         level = level1 or level2
         if qid is not None and qid != "NOQUEUE":

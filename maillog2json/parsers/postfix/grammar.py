@@ -341,10 +341,8 @@ def rules(*table: tuple) -> RuleTable:
     return RuleTable(out)
 
 
-def run_rules(table: list[Rule], msg: str, doc: Doc) -> Optional[str]:
-    index = getattr(table, "index", None)
-    candidates = table if index is None else index.get(msg[:4], table.wild)  # type: ignore[attr-defined]
-    for rx, kind, fill in candidates:
+def run_rules(table: RuleTable, msg: str, doc: Doc) -> Optional[str]:
+    for rx, kind, fill in table.index.get(msg[:4], table.wild):
         m = rx.match(msg)
         if m is not None:
             if fill is None:

@@ -254,14 +254,16 @@ SMTPD_WARNINGS = rules(
 def parse_smtpd(msg: str, doc: Doc, level: Optional[str]) -> Optional[str]:
     if level is not None:
         return run_rules(SMTPD_WARNINGS, msg, doc)
-    if msg[:1].islower() and msg.split(":", 1)[0] in _ACTION_WORDS:
+    if msg[:4] in _ACTION_PREFIXES:
         m = RE_ACTION.match(msg)
         if m is not None:
             return fill_action(doc, m)
-        return None
+        if msg.split(":", 1)[0] in _ACTION_WORDS:
+            return None
     return run_rules(SMTPD, msg, doc)
 
 
 _ACTION_WORDS = frozenset(ACTIONS.split("|"))
+_ACTION_PREFIXES = frozenset(w[:4] for w in _ACTION_WORDS)
 
 DAEMONS = {"smtpd": parse_smtpd}
