@@ -49,8 +49,8 @@ _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}\Z")
 def is_ip(s: str) -> bool:
     """True for IPv4/IPv6 literals (not for 'unknown', 'private/dovecot-lmtp', ...)."""
     if ":" in s:
-        return all(c in "0123456789abcdefABCDEF:." for c in s) and s.count(":") >= 2
-    return _IPV4.match(s) is not None
+        return not s.strip("0123456789abcdefABCDEF:.") and s.count(":") >= 2
+    return s.count(".") == 3 and s.replace(".", "").isdigit() and _IPV4.match(s) is not None
 
 
 def num(s: Optional[str]) -> Any:
@@ -292,7 +292,7 @@ def fill_groups(doc: Doc, m: re.Match) -> None:
             doc[name] = v if conv is None else conv(v)
 
 
-Rule = tuple  # (compiled pattern, kind, fill or None)
+Rule = tuple  # (compiled pattern, kind, fill or None, group spec)
 
 _SPECIAL = set("\\.^$*+?{}[]|()")
 
@@ -325,7 +325,7 @@ class RuleTable(list):
 
     def __init__(self, rows: list[Rule]) -> None:
         super().__init__(rows)
-        prefixes = [_literal_prefix(rx.pattern) for rx, _, _ in rows]
+        prefixes = [_literal_prefix(row[0].pattern) for row in rows]
         self.wild = [r for r, p in zip(rows, prefixes) if p is None]
         self.index = {p: [r for r, q in zip(rows, prefixes) if q is None or q == p]
                       for p in set(prefixes) if p is not None}
@@ -337,16 +337,21 @@ def rules(*table: tuple) -> RuleTable:
     for row in table:
         pattern, kind = row[0], row[1]
         fill = row[2] if len(row) > 2 else None
-        out.append((re.compile(pattern, re.S), kind, fill))
+        rx = re.compile(pattern, re.S)
+        out.append((rx, kind, fill, _spec(rx)))
     return RuleTable(out)
 
 
 def run_rules(table: RuleTable, msg: str, doc: Doc) -> Optional[str]:
-    for rx, kind, fill in table.index.get(msg[:4], table.wild):
+    for rx, kind, fill, spec in table.index.get(msg[:4], table.wild):
         m = rx.match(msg)
         if m is not None:
-            if fill is None:
-                fill_groups(doc, m)
+            if fill is None:        # fill_groups(), inline: this is the per-line path
+                g = m.groups()
+                for i, name, conv in spec:
+                    v = g[i]
+                    if v is not None:
+                        doc[name] = v if conv is None else conv(v)
             else:
                 r = fill(doc, m)
                 if r is not None:       # a fill may refine the kind
