@@ -59,9 +59,13 @@ _FINAL = {
 _TERMINAL_STATUSES = frozenset(("sent", "bounced", "expired", "rejected", "discarded", "deleted"))
 
 
-def _epoch(ts: Optional[str], _cache: dict = {}) -> Optional[float]:  # noqa: B006 - a tiny memo
+_EPOCHS: dict[str, float] = {}     # a small memo: lines of one second share their timestamp
+
+
+def _epoch(ts: Optional[str]) -> Optional[float]:
     if ts is None:
         return None
+    _cache = _EPOCHS
     v = _cache.get(ts)
     if v is None:
         try:
@@ -710,10 +714,9 @@ class MessageTracker:
             if msg is not None:
                 self._touch(msg, doc)
                 if action in ("reject", "milter-reject"):
-                    if doc.get("stage") in ("RCPT",) and doc.get("to"):
-                        msg.events.append(self._reject_event(doc))
-                    else:
-                        msg.events.append(self._reject_event(doc))
+                    msg.events.append(self._reject_event(doc))
+                    if not (doc.get("stage") == "RCPT" and doc.get("to")):
+                        # not one recipient but the whole transaction (DATA, END-OF-MESSAGE ...)
                         msg.flags["rejected"] = True
                         msg.reason = doc.get("reason")
                         if doc.get("stage") in ("DATA", "END-OF-MESSAGE", "BDAT"):
