@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Optional
 
-from maillog2json.parsers import dovecot, postfix
+from maillog2json.parsers import (
+    amavis, clamav, dovecot, opendkim, opendmarc, policyd_spf, postfix, postgrey, rspamd, spamd,
+)
 
 Doc = dict[str, Any]
 FamilyParser = Callable[[Optional[str], str, Doc], Optional[str]]
@@ -19,6 +21,13 @@ FamilyParser = Callable[[Optional[str], str, Doc], Optional[str]]
 # Programs other than Postfix, by syslog tag (the last part of a path-like tag).
 FAMILIES: dict[str, FamilyParser] = {tag: dovecot.parse_dovecot for tag in dovecot.TAGS}
 FAMILIES["auth"] = dovecot.parse_pam          # pam_unix(dovecot:auth): authentication failure; ...
+# the programs that share a mail log with Postfix (``postfix/policy-spf`` comes here by its last part)
+for _tags, _parse in ((amavis.TAGS, amavis.parse_amavis), (opendkim.TAGS, opendkim.parse_opendkim),
+                      (opendmarc.TAGS, opendmarc.parse_opendmarc), (policyd_spf.TAGS, policyd_spf.parse_policyd_spf),
+                      (postgrey.TAGS, postgrey.parse_postgrey), (spamd.TAGS, spamd.parse_spamd),
+                      (rspamd.TAGS, rspamd.parse_rspamd)):
+    FAMILIES.update(dict.fromkeys(_tags, _parse))
+FAMILIES.update(clamav.FAMILIES)
 
 # "last message repeated 3 times" (BSD syslogd), "message repeated 3 times: [ text ]" (rsyslog)
 RE_REPEATED = re.compile(r"(?:last )?message repeated (?P<count>\d+) times?(?:: \[ ?(?P<text>.*?) ?\])?\Z", re.S)

@@ -102,6 +102,7 @@ DAEMONS = {
     # daemons whose lines are warnings/errors only: the generic handling covers them
     "tlsmgr": None, "trivial-rewrite": None, "postmap": None, "postalias": None, "postqueue": None,
     "postcat": None, "postconf": None, "postkick": None, "postlock": None, "proxymap": None, "showq": None,
-    "flush": None, "oqmgr": None, "spawn": None, "qmqpd": None, "smtp-sink": None, "policy-spf": None,
+    "flush": None, "oqmgr": None, "spawn": None, "qmqpd": None, "smtp-sink": None,
     "postlogd": None, "lmtp-sink": None, "mailq": None, "newaliases": None, "postmulti": None,
+    # (postfix/policy-spf is the Perl policyd-spf, no Postfix daemon: parsers/policyd_spf.py reads it)
 }
