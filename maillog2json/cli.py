@@ -15,11 +15,16 @@ import click
 from maillog2json import __version__
 from maillog2json.inputs import waiting_for_input
 from maillog2json.pipeline import Options, Pipeline
+from maillog2json.render import RENDERERS
 from maillog2json.sinks.stdout import StreamSink
 from maillog2json.stats import Stats
 from maillog2json.syslog import TimeResolver, parse_tz
 
 EPILOG = """\b
+Other commands:
+  maillog2json locate    find the mail log on this host (maillog2json locate --help)
+
+\b
 Examples:
   tail -F /var/log/mail.log | maillog2json | jq 'select(.type=="message")'
   maillog2json /var/log/mail.log.2.gz /var/log/mail.log.1 /var/log/mail.log --stats > mail.jsonl
@@ -56,10 +61,12 @@ def _duration(value: str) -> float:
               help="Keep in-flight messages in this file at exit and restore them at start.")
 @click.option("--max-line-bytes", type=click.IntRange(min=1024), default=8 << 20, show_default=True,
               help="Cut longer lines (the document is marked truncated, with the real length).")
+@click.option("--schema", type=click.Choice(sorted(RENDERERS)), default="native", show_default=True,
+              help="Field names: native (short, jq-friendly) or ecs (Elastic Common Schema).")
 @click.option("--stats", "show_stats", is_flag=True, help="Print counters to stderr at exit.")
 @click.version_option(__version__, "-V", "--version")
-def main(files: tuple[str, ...], emit: str, year: Optional[int], tz: Optional[str], expire_after: str,
-         max_inflight: int, state_file: Optional[str], max_line_bytes: int, show_stats: bool) -> None:
+def run(files: tuple[str, ...], emit: str, year: Optional[int], tz: Optional[str], expire_after: str,
+        max_inflight: int, state_file: Optional[str], max_line_bytes: int, schema: str, show_stats: bool) -> None:
     """Turn a mail server's syslog (Postfix, Dovecot, ...) into JSON documents.
 
     Reads FILES in the order given (plain, .gz, .bz2 or .xz; "-" or nothing for stdin)
@@ -72,7 +79,7 @@ def main(files: tuple[str, ...], emit: str, year: Optional[int], tz: Optional[st
         raise click.BadParameter(str(exc), param_hint="--tz") from None
     expire_seconds = _duration(expire_after)
     options = Options(emit_lines=emit in ("lines", "all"), emit_messages=emit in ("messages", "all"),
-                      max_line=max_line_bytes)
+                      max_line=max_line_bytes, schema=schema)
     stats = Stats()
     tracker = None
     if options.emit_messages:
@@ -127,3 +134,40 @@ def main(files: tuple[str, ...], emit: str, year: Optional[int], tz: Optional[st
         click.echo(f"maillog2json: {err}", err=True)
     if errors:
         sys.exit(1)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+               epilog="""\b
+Example:
+  maillog2json locate
+  tail -F "$(maillog2json locate --first)" | maillog2json
+""")
+@click.option("--root", default="/", show_default=True, type=click.Path(file_okay=False),
+              help="Look below this directory instead of / (an image or a mounted system).")
+@click.option("--first", is_flag=True, help="Print only the best path, nothing else (for scripts).")
+def locate_command(root: str, first: bool) -> None:
+    """Find the mail log on this host, as a mail admin would: Postfix's maillog_file,
+    rsyslog's and syslog-ng's mail rules, the usual paths, else journald."""
+    from maillog2json.locate import format_found, locate
+    found = locate(root)
+    if not found:
+        raise click.ClickException("no mail log found (no maillog_file, no mail rule in rsyslog or syslog-ng, "
+                                   "none of the usual paths, no journal)")
+    if first:
+        click.echo(found[0].path)
+        return
+    for f in found:
+        click.echo(format_found(f))
+
+
+# ``maillog2json FILE...`` reads logs; ``maillog2json <command> ...`` runs a subcommand.
+SUBCOMMANDS: dict[str, click.Command] = {"locate": locate_command}
+
+
+def main(args: Optional[list[str]] = None) -> None:
+    """Entry point of the ``maillog2json`` script and ``python -m maillog2json``."""
+    argv = sys.argv[1:] if args is None else list(args)
+    if argv and argv[0] in SUBCOMMANDS:
+        SUBCOMMANDS[argv[0]].main(argv[1:], prog_name=f"maillog2json {argv[0]}")
+    else:
+        run.main(argv, prog_name="maillog2json")

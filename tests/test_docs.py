@@ -122,7 +122,7 @@ def help_text() -> str:
     """``maillog2json --help`` as printed on an 80-column terminal."""
     from click.testing import CliRunner
 
-    from maillog2json.cli import main
+    from maillog2json.cli import run as main
 
     result = CliRunner().invoke(main, ["--help"], prog_name="maillog2json", terminal_width=HELP_WIDTH)
     assert result.exit_code == 0, result.output

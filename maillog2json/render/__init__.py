@@ -17,4 +17,8 @@ def native(doc: dict[str, Any]) -> bytes:
     return orjson.dumps(doc, option=_OPTS)
 
 
-RENDERERS: dict[str, Renderer] = {"native": native}
+# the module, not its function, is bound to the name here: ``maillog2json.render.ecs``
+# stays the module (ecs.ecs is the renderer, ecs.ecs_id the id for the sinks)
+from maillog2json.render import ecs
+
+RENDERERS: dict[str, Renderer] = {"native": native, "ecs": ecs.ecs}
