@@ -16,9 +16,12 @@ from typing import Callable, Optional
 from maillog2json.parsers.postfix import (
     bounce, cleanup, delivery, misc, pickup, postscreen, postsuper, qmgr, smtpd,
 )
-from maillog2json.parsers.postfix.grammar import RE_PREFIXES, Doc
+from maillog2json.parsers.postfix.grammar import Doc
 
 Handler = Callable[[str, Doc, Optional[str]], Optional[str]]
+
+LEVELS = frozenset(("warning", "error", "fatal", "panic", "info"))
+_HEX = "0123456789ABCDEF"
 
 DAEMONS: dict[str, Optional[Handler]] = {}
 for _module in (smtpd, postscreen, cleanup, qmgr, delivery, bounce, pickup, postsuper, misc):
@@ -36,19 +39,30 @@ _GUESS_ORDER = ("qmgr", "smtpd", "cleanup", "smtp", "bounce", "pickup", "postscr
 
 def parse(daemon: Optional[str], msg: str, doc: Doc) -> Optional[str]:
     """Fill ``doc`` from a Postfix message text; return the kind, or None if not understood."""
-    # level and queue-id prefixes end within the first 30 characters ("warning: ", a queue
-    # id of up to 20, "NOQUEUE: "): without a ": " there, there are none to read
-    m = RE_PREFIXES.match(msg) if msg.find(": ", 0, 32) >= 0 else None
-    if m is not None and m.end():
-        level1, qid, level2 = m.groups()
-        level = level1 or level2
-        if qid is not None and qid != "NOQUEUE":
-            doc["queue_id"] = qid
-        msg = msg[m.end():]
+    # "[level: ][QUEUEID: ][level: ]": read with str.find, not a pattern (most lines have a
+    # prefix, so this runs for most lines). A queue id is QUEUE_ID: 6+ upper-case hex
+    # characters (short ids) or 12+ ASCII letters and digits (long ids), or NOQUEUE.
+    level = None
+    i = msg.find(": ", 0, 24)
+    if i > 0:
+        head = msg[:i]
+        if head in LEVELS:
+            level = head
+            msg = msg[i + 2:]
+            i = msg.find(": ", 0, 24)
+            head = msg[:i] if i > 0 else ""
+        if i > 0 and (head == "NOQUEUE" or (len(head) >= 6 and not head.strip(_HEX))
+                      or (len(head) >= 12 and head.isascii() and head.isalnum())):
+            if head != "NOQUEUE":
+                doc["queue_id"] = head
+            msg = msg[i + 2:]
+            if level is None:
+                j = msg.find(": ", 0, 9)
+                if j > 0 and msg[:j] in LEVELS:
+                    level = msg[:j]
+                    msg = msg[j + 2:]
         if level is not None:
             doc["level"] = level
-    else:
-        level = None
 
     if daemon is None:
         kind = _guess(msg, doc, level)

@@ -12,16 +12,8 @@ Doc = dict[str, Any]
 # Queue ids. Short: hex (``B5A021642D1``); long (enable_long_queue_ids): base-52 time,
 # 'z', base-51 inode (``4YbMwz0Xnnz9sW8``). ``NOQUEUE`` before a queue file exists.
 QUEUE_ID = r"(?:[0-9A-F]{6,}|[0-9BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxy]{10,}z[0-9BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxy]+|[0-9A-Za-z]{12,})"
-RE_QUEUE_PREFIX = re.compile(r"(?P<qid>NOQUEUE|" + QUEUE_ID + r"): ")
-
-# warning: / error: / fatal: / panic: / info: prefixes (msg_warn(3) and friends)
-RE_LEVEL = re.compile(r"(?P<level>warning|error|fatal|panic|info): ")
-_LEVEL = r"(warning|error|fatal|panic|info): "
-# All of a message's prefixes in one match (any of them may be absent):
-#   warning: 9BECF3F19D: sender_canonical_maps map lookup problem ...
-#   D8B07E3DB6: warning: header Subject: ...
-#   NOQUEUE: reject: RCPT from ...
-RE_PREFIXES = re.compile(r"(?:" + _LEVEL + r")?(?:(NOQUEUE|" + QUEUE_ID + r"): )?(?:" + _LEVEL + r")?")
+# (A message's "[level: ][QUEUEID: ][level: ]" prefixes are read with str.find in
+# parsers/postfix/__init__.py: same grammar, no pattern on the per-line path.)
 
 # localhost[127.0.0.1], unknown[::1], mail.example.com[192.0.2.1]:25, [192.0.2.1]:25
 CLIENT = r"(?P<client_host>[^\s\[\]]*)\[(?P<client_ip>[^\]]*)\](?::(?P<client_port>\d+))?"
