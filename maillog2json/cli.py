@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import click
 
@@ -17,6 +17,7 @@ from maillog2json.inputs import waiting_for_input
 from maillog2json.pipeline import Options, Pipeline
 from maillog2json.render import RENDERERS
 from maillog2json.sinks.stdout import StreamSink
+from maillog2json.state import StateError, read_state, write_state
 from maillog2json.stats import Stats
 from maillog2json.syslog import TimeResolver, parse_tz
 
@@ -57,8 +58,12 @@ def _duration(value: str) -> float:
               help="Give up on a message whose last line is older than this, in log time (6d, 12h, 3600).")
 @click.option("--max-inflight", type=click.IntRange(min=100), default=100_000, show_default=True,
               help="Most messages and SMTP sessions held at once; the oldest is emitted incomplete beyond it.")
+@click.option("--follow", "follow", metavar="FILE|auto",
+              help="Follow FILE like tail -F (through rename and copytruncate rotation); 'auto' "
+                   "follows what 'maillog2json locate' finds first. With --state, resumes exactly.")
 @click.option("--state", "state_file", type=click.Path(dir_okay=False),
-              help="Keep in-flight messages in this file at exit and restore them at start.")
+              help="Keep in-flight messages (and the --follow position) in this file at exit and "
+                   "restore them at start.")
 @click.option("--max-line-bytes", type=click.IntRange(min=1024), default=8 << 20, show_default=True,
               help="Cut longer lines (the document is marked truncated, with the real length).")
 @click.option("--schema", type=click.Choice(sorted(RENDERERS)), default="native", show_default=True,
@@ -66,7 +71,8 @@ def _duration(value: str) -> float:
 @click.option("--stats", "show_stats", is_flag=True, help="Print counters to stderr at exit.")
 @click.version_option(__version__, "-V", "--version")
 def run(files: tuple[str, ...], emit: str, year: Optional[int], tz: Optional[str], expire_after: str,
-        max_inflight: int, state_file: Optional[str], max_line_bytes: int, schema: str, show_stats: bool) -> None:
+        max_inflight: int, follow: Optional[str], state_file: Optional[str], max_line_bytes: int, schema: str,
+        show_stats: bool) -> None:
     """Turn a mail server's syslog (Postfix, Dovecot, ...) into JSON documents.
 
     Reads FILES in the order given (plain, .gz, .bz2 or .xz; "-" or nothing for stdin)
@@ -80,19 +86,29 @@ def run(files: tuple[str, ...], emit: str, year: Optional[int], tz: Optional[str
     expire_seconds = _duration(expire_after)
     options = Options(emit_lines=emit in ("lines", "all"), emit_messages=emit in ("messages", "all"),
                       max_line=max_line_bytes, schema=schema)
+    if follow and files:
+        raise click.UsageError("give either FILES or --follow FILE, not both")
+    state: dict = {}
+    if state_file:
+        try:
+            state = read_state(state_file)
+        except (OSError, StateError) as exc:
+            raise click.ClickException(f"cannot restore state from {state_file}: {exc}") from None
     stats = Stats()
     tracker = None
     if options.emit_messages:
         from maillog2json.correlate import MessageTracker
         tracker = MessageTracker(expire_after=expire_seconds, max_inflight=max_inflight, stats=stats)
-        if state_file and os.path.exists(state_file):
-            try:
-                tracker.load(state_file)
-            except (OSError, ValueError) as exc:
-                raise click.ClickException(f"cannot restore state from {state_file}: {exc}") from None
+        if state.get("tracker"):
+            tracker.restore(state["tracker"])
     if sys.stdout is None:               # started with standard output closed (``>&-``)
         raise click.ClickException("cannot write standard output: it is closed")
     pipeline = Pipeline([StreamSink()], options, TimeResolver(tzinfo, year), tracker, stats)
+    if state.get("ids"):
+        pipeline.restore_id_state(state["ids"])
+    follower = None
+    if follow:
+        follower = _follower(follow, state.get("follow"), max_line_bytes, pipeline)
 
     def _stop(signum, frame):  # SIGTERM: stop reading, flush what we have, exit 0
         pipeline.stopping = True       # the pipeline stops after the batch in hand
@@ -102,14 +118,26 @@ def run(files: tuple[str, ...], emit: str, year: Optional[int], tz: Optional[str
 
     paths = list(files) or ["-"]
     errors: list[str] = []
+
+    def save_state() -> None:
+        parts: dict = {"time": pipeline.time.state(), "ids": pipeline.id_state()}
+        if tracker is not None:
+            parts["tracker"] = tracker.snapshot()
+        if follower is not None:
+            parts["follow"] = follower.position()
+        write_state(state_file, parts)  # type: ignore[arg-type]
+
     try:
         try:
-            errors = pipeline.run(paths)
+            if follower is not None:
+                _run_follow(pipeline, follower, save_state if state_file else None, state.get("time"))
+            else:
+                errors = pipeline.run(paths)
         except KeyboardInterrupt:
             pass
-        if tracker is not None and state_file:
-            tracker.save(state_file)
+        if state_file:
             pipeline.flush()
+            save_state()
         else:
             pipeline.finish()
     except BrokenPipeError:
@@ -134,6 +162,50 @@ def run(files: tuple[str, ...], emit: str, year: Optional[int], tz: Optional[str
         click.echo(f"maillog2json: {err}", err=True)
     if errors:
         sys.exit(1)
+
+
+SAVE_EVERY = 5.0   # seconds between state saves while following (and at exit)
+
+
+def _follower(spec: str, position: Optional[dict], max_line: int, pipeline: Pipeline):
+    """The Follower for ``--follow FILE`` (or ``auto``: what locate finds first)."""
+    from maillog2json.follow import Follower
+    from maillog2json.inputs import InputError
+    path = spec
+    if spec == "auto":
+        from maillog2json.locate import locate
+        found = [f for f in locate() if f.source != "journald"]
+        if not found:
+            raise click.ClickException("--follow auto: no mail log file found (see 'maillog2json locate')")
+        path = found[0].path
+        click.echo(f"maillog2json: following {path} ({found[0].source})", err=True)
+    try:
+        return Follower(path, position, max_line=max_line, stop=lambda: pipeline.stopping)
+    except InputError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _run_follow(pipeline: Pipeline, follower: Any, save: Optional[Callable[[], None]],
+                time_state: Optional[dict]) -> None:
+    """Feed the followed file's batches to the pipeline until SIGTERM; save the state
+    now and then (a crash repeats at most the lines since the last save)."""
+    import time
+    pipeline.time.start_source(None)     # a live log: the year is this year's, carried on from the state
+    if time_state:
+        pipeline.time.restore(time_state)
+    last = time.monotonic()
+    shown = 0
+    for batch in follower.batches():
+        pipeline.process(batch)
+        if follower.warnings[shown:]:
+            for w in follower.warnings[shown:]:
+                click.echo(f"maillog2json: {w}", err=True)
+            shown = len(follower.warnings)
+        if save is not None and time.monotonic() - last >= SAVE_EVERY:
+            save()
+            last = time.monotonic()
+    for w in follower.warnings[shown:]:
+        click.echo(f"maillog2json: {w}", err=True)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},

@@ -31,17 +31,14 @@ file and restored, so a log read in two runs gives the same message documents as
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections import OrderedDict
 from datetime import datetime
 from typing import Any, Callable, Optional
 
-import orjson
+from maillog2json.state import read_state, write_state
 
 Doc = dict[str, Any]
 
-STATE_VERSION = 1
 CLOCK_STEP_BACK = 3600.0     # log time going back further than this starts a new timeline
 LOOPBACK_PREFIXES = ("127.", "::1", "::ffff:127.")
 
@@ -892,8 +889,8 @@ class MessageTracker:
             self._emit_rejected(None, stray, host=msg.host, client=stray[0].get("client") or {})
 
     # ------------------------------------------------------------------ snapshot
-    def save(self, path: str) -> None:
-        """Write the whole in-flight state atomically (temp file + rename)."""
+    def snapshot(self) -> dict[str, Any]:
+        """The whole in-flight state as plain data (see :mod:`maillog2json.state`)."""
         seen: dict[int, int] = {}
         messages = []
         index = {}
@@ -909,8 +906,7 @@ class MessageTracker:
                 messages.append(msg.to_state())
             lingering.append(seen[id(msg)])
         by_mid = {k: seen[id(m)] for k, m in self.by_message_id.items() if id(m) in seen}
-        state = {
-            "version": STATE_VERSION,
+        return {
             "now": self._now,
             "messages": messages,
             "index": index,
@@ -922,30 +918,9 @@ class MessageTracker:
             "qmgr_pids": self.qmgr_pids,
             "counters": self.counters,
         }
-        data = orjson.dumps(state)
-        directory = os.path.dirname(os.path.abspath(path)) or "."
-        fd, tmp = tempfile.mkstemp(prefix=".maillog2json-state.", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
 
-    def load(self, path: str) -> None:
-        with open(path, "rb") as f:
-            data = f.read()
-        if not data:
-            return
-        state = orjson.loads(data)
-        if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
-            raise ValueError(f"unsupported state file version {state.get('version') if isinstance(state, dict) else '?'}")
+    def restore(self, state: dict[str, Any]) -> None:
+        """Take back what :meth:`snapshot` gave."""
         msgs = [Message.from_state(d) for d in state["messages"]]
         self._now = state["now"]
         self.messages = OrderedDict((k, msgs[i]) for k, i in state["index"].items())
@@ -959,6 +934,16 @@ class MessageTracker:
         self.notices = state["notices"]
         self.qmgr_pids = state.get("qmgr_pids", {})
         self.counters.update(state["counters"])
+
+    def save(self, path: str) -> None:
+        """Write the in-flight state to ``path`` atomically (the tracker part of a state file)."""
+        write_state(path, {"tracker": self.snapshot()})
+
+    def load(self, path: str) -> None:
+        """Restore from a state file written by :meth:`save` (or by the CLI)."""
+        tracker = read_state(path).get("tracker")
+        if tracker:
+            self.restore(tracker)
 
 
 def _msg_id(prefix: str, first_line_id: str) -> str:

@@ -151,6 +151,20 @@ class Pipeline:
         kinds[kind] = kinds.get(kind, 0) + 1
         return doc
 
+    # -- state across runs --------------------------------------------------------------
+    def id_state(self, keep: int = 1024) -> list:
+        """The repeat counts of the most recently first-seen distinct lines, for a state file:
+        an exact repeat can only follow its twin closely (it carries the same timestamp), so
+        these are enough for a restarted run to number repeats as one run would."""
+        recent = list(self._seen.items())[-keep:]
+        if len(recent) < keep:
+            recent = list(self._seen_old.items())[-(keep - len(recent)):] + recent
+        return [[k.hex(), n] for k, n in recent]
+
+    def restore_id_state(self, items: list) -> None:
+        for k, n in items:
+            self._seen[bytes.fromhex(k)] = n
+
     # -- batches and sources -----------------------------------------------------------
     def process(self, lines: Iterable[Any]) -> None:
         emit_lines = self.options.emit_lines
