@@ -16,6 +16,7 @@ from maillog2json import __version__
 from maillog2json.inputs import waiting_for_input
 from maillog2json.pipeline import Options, Pipeline
 from maillog2json.render import RENDERERS
+from maillog2json.sinks.file import FileSink
 from maillog2json.sinks.stdout import StreamSink
 from maillog2json.state import StateError, read_state, write_state
 from maillog2json.stats import Stats
@@ -61,6 +62,11 @@ def _duration(value: str) -> float:
 @click.option("--follow", "follow", metavar="FILE|auto",
               help="Follow FILE like tail -F (through rename and copytruncate rotation); 'auto' "
                    "follows what 'maillog2json locate' finds first. With --state, resumes exactly.")
+@click.option("--output", "-o", "output", type=click.Path(dir_okay=False, writable=True),
+              help="Append documents to this file instead of stdout; reopened on SIGHUP (logrotate).")
+@click.option("--omprog", is_flag=True,
+              help="Run under rsyslog's omprog with confirmMessages=on: messages on stdin, OK on stdout "
+                   "once a message's documents are synced to --output (which it requires).")
 @click.option("--state", "state_file", type=click.Path(dir_okay=False),
               help="Keep in-flight messages (and the --follow position) in this file at exit and "
                    "restore them at start.")
@@ -71,8 +77,8 @@ def _duration(value: str) -> float:
 @click.option("--stats", "show_stats", is_flag=True, help="Print counters to stderr at exit.")
 @click.version_option(__version__, "-V", "--version")
 def run(files: tuple[str, ...], emit: str, year: Optional[int], tz: Optional[str], expire_after: str,
-        max_inflight: int, follow: Optional[str], state_file: Optional[str], max_line_bytes: int, schema: str,
-        show_stats: bool) -> None:
+        max_inflight: int, follow: Optional[str], output: Optional[str], omprog: bool, state_file: Optional[str],
+        max_line_bytes: int, schema: str, show_stats: bool) -> None:
     """Turn a mail server's syslog (Postfix, Dovecot, ...) into JSON documents.
 
     Reads FILES in the order given (plain, .gz, .bz2 or .xz; "-" or nothing for stdin)
@@ -88,6 +94,10 @@ def run(files: tuple[str, ...], emit: str, year: Optional[int], tz: Optional[str
                       max_line=max_line_bytes, schema=schema)
     if follow and files:
         raise click.UsageError("give either FILES or --follow FILE, not both")
+    if omprog and (files or follow):
+        raise click.UsageError("--omprog reads rsyslog's messages on stdin: no FILES or --follow with it")
+    if omprog and not output:
+        raise click.UsageError("--omprog needs --output FILE: stdout is the confirmation channel to rsyslog")
     state: dict = {}
     if state_file:
         try:
@@ -101,9 +111,22 @@ def run(files: tuple[str, ...], emit: str, year: Optional[int], tz: Optional[str
         tracker = MessageTracker(expire_after=expire_seconds, max_inflight=max_inflight, stats=stats)
         if state.get("tracker"):
             tracker.restore(state["tracker"])
-    if sys.stdout is None:               # started with standard output closed (``>&-``)
+    if output:
+        try:
+            sinks: list = [FileSink(output)]
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
+    elif sys.stdout is None:             # started with standard output closed (``>&-``)
         raise click.ClickException("cannot write standard output: it is closed")
-    pipeline = Pipeline([StreamSink()], options, TimeResolver(tzinfo, year), tracker, stats)
+    else:
+        sinks = [StreamSink()]
+    pipeline = Pipeline(sinks, options, TimeResolver(tzinfo, year), tracker, stats)
+
+    def _hup(signum, frame):  # SIGHUP: reopen --output at the next flush (logrotate moved it)
+        for sink in sinks:
+            if isinstance(sink, FileSink):
+                sink.request_reopen()
+    signal.signal(signal.SIGHUP, _hup)
     if state.get("ids"):
         pipeline.restore_id_state(state["ids"])
     follower = None
@@ -131,6 +154,13 @@ def run(files: tuple[str, ...], emit: str, year: Optional[int], tz: Optional[str
         try:
             if follower is not None:
                 _run_follow(pipeline, follower, save_state if state_file else None, state.get("time"))
+            elif omprog:
+                from maillog2json.omprog import serve
+                pipeline.time.start_source(None)
+                if state.get("time"):
+                    pipeline.time.restore(state["time"])
+                serve(pipeline, sys.stdin.buffer, sys.stdout.buffer,
+                      lambda: [s.sync() for s in sinks if isinstance(s, FileSink)])
             else:
                 errors = pipeline.run(paths)
         except KeyboardInterrupt:
