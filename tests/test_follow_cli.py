@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import orjson
+import pytest
 
 
 from helpers import SAMPLES
@@ -52,9 +53,10 @@ def _stop(proc: subprocess.Popen) -> str:
 
 
 class TestFollowWithState:
-    def test_rotation_and_restart_equal_one_run(self, tmp_path: Path) -> None:
-        """Written in three parts with a rename rotation and a restart between: every line
-        document exactly once, and the same message documents as one run over the lines."""
+    @pytest.mark.parametrize("rotation", ["rename", "copytruncate"])
+    def test_rotation_and_restart_equal_one_run(self, tmp_path: Path, rotation: str) -> None:
+        """Written in three parts with a rotation (rename, or copytruncate) and a restart between:
+        every line document exactly once, and the same message documents as one run."""
         lines = SAMPLE.read_bytes().splitlines(keepends=True)
         a, b = len(lines) // 3, 2 * len(lines) // 3
         log, state = tmp_path / "mail.log", tmp_path / "state.json"
@@ -63,8 +65,15 @@ class TestFollowWithState:
         log.write_bytes(b"".join(lines[:a]))
         p = _start(log, state, out1)
         _wait_for_lines(out1, a, p)
-        log.rename(tmp_path / "mail.log.1")                       # logrotate's rename ...
-        (tmp_path / "mail.log").write_bytes(b"".join(lines[a:b]))  # ... and the new file
+        if rotation == "rename":
+            log.rename(tmp_path / "mail.log.1")                   # logrotate's rename ...
+            log.write_bytes(b"".join(lines[a:b]))                 # ... and the new file
+        else:
+            (tmp_path / "mail.log.1").write_bytes(log.read_bytes())   # copytruncate: copy ...
+            with log.open("r+b") as f:                                # ... truncate in place ...
+                f.truncate(0)
+            with log.open("ab") as f:                                 # ... and go on writing
+                f.write(b"".join(lines[a:b]))
         _wait_for_lines(out1, b, p)
         _stop(p)
 

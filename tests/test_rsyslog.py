@@ -132,8 +132,14 @@ def rsyslog(tmp_path):
         yield r
     finally:
         r.stop()
-        for pid in r.child_pids():        # a maillog2json that outlived rsyslogd (should not happen)
+        # rsyslogd closes the pipe and (signalOnClose) sends SIGTERM: maillog2json must be gone
+        deadline = time.monotonic() + 10
+        while r.child_pids() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = r.child_pids()
+        for pid in left:
             os.kill(pid, signal.SIGKILL)
+        assert not left, "maillog2json outlived rsyslogd"
 
 
 _BODY_3164 = re.compile(r"[A-Z][a-z]{2} +[0-9]+ [0-9:]+ \S+ (.*)\Z", re.S)
