@@ -352,3 +352,40 @@ class TestSignals:
         docs = docs_of(data)
         raws = log.read_bytes().splitlines()
         assert [d["raw"].encode() for d in docs] == raws[:len(docs)]
+
+
+class TestOutputFile:
+    """--output FILE: appended to, and reopened on SIGHUP after logrotate moved it."""
+
+    def test_sighup_reopens_the_output_file(self, tmp_path: Path) -> None:
+        """After the file is renamed and SIGHUP sent, later documents go to a new file of the same name."""
+        out = tmp_path / "docs.jsonl"
+        env = dict(os.environ)
+        env.pop("PYTHONUNBUFFERED", None)
+        proc = subprocess.Popen([*MODULE, "--emit", "lines", "--output", str(out)], stdin=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env)
+        assert proc.stdin is not None
+
+        def wait_docs(path: Path, n: int) -> None:
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                if path.exists() and len(path.read_bytes().splitlines()) >= n:
+                    return
+                time.sleep(0.05)
+            raise AssertionError(f"{path} did not get {n} documents")
+
+        proc.stdin.write(LINES[0] + LINES[1])
+        proc.stdin.flush()
+        wait_docs(out, 2)
+        out.rename(tmp_path / "docs.jsonl.1")
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        proc.stdin.write(LINES[2])
+        proc.stdin.flush()
+        wait_docs(out, 1)
+        proc.stdin.close()
+        assert proc.wait(timeout=15) == 0, proc.stderr.read() if proc.stderr else ""
+        old = [orjson.loads(x) for x in (tmp_path / "docs.jsonl.1").read_bytes().splitlines()]
+        new = [orjson.loads(x) for x in out.read_bytes().splitlines()]
+        assert [d["raw"] for d in old] == [x.decode().rstrip("\n") for x in LINES[:2]]
+        assert [d["raw"] for d in new] == [LINES[2].decode().rstrip("\n")]

@@ -16,19 +16,19 @@ class FileSink:
         self._reopen = False
 
     def request_reopen(self) -> None:
-        """Called from a SIGHUP handler: the file is reopened at the next flush, between
-        two writes, never in the middle of one."""
+        """Called from a SIGHUP handler: the file is reopened before the next write (never
+        in the middle of one), so what comes after the signal goes to the new file."""
         self._reopen = True
 
     def write(self, data: bytes) -> None:
+        if self._reopen:
+            self._reopen = False
+            self._f.close()             # flushes what the old file still had buffered
+            self._f = open(self.path, "ab")
         self._f.write(data)
 
     def flush(self) -> None:
         self._f.flush()
-        if self._reopen:
-            self._reopen = False
-            self._f.close()
-            self._f = open(self.path, "ab")
 
     def sync(self) -> None:
         """Flush and fsync: what was written survives a crash of this process or the host."""
