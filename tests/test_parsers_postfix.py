@@ -1010,3 +1010,11 @@ class TestMisc:
         """RFC 5424 with app-name 'postfix' only: the kind comes from the text alone."""
         doc = parse("4FAE3164311: removed", header="<22>1 2026-11-28T22:24:45.501172+00:00 mx postfix 31786 - -  ")
         assert (doc["kind"], doc["queue_id"], doc["daemon"]) == ("qmgr.removed", "4FAE3164311", None)
+
+
+class TestDamagedDelays:
+    def test_damaged_delays_text_is_kept_aside(self) -> None:
+        """A delays= value that is not four numbers goes to delays_text; delays stays an object or absent."""
+        doc = parse("postfix/smtp[1]: 7EE668039: to=<a@example.com>, relay=none, delay=1, delays=0.1/0.01/zz, "
+                    "dsn=4.4.1, status=deferred (connect to x[192.0.2.1]:25: Connection refused)")
+        assert doc["kind"] == "delivery" and "delays" not in doc and doc["delays_text"] == "0.1/0.01/zz"

@@ -124,7 +124,7 @@ def delays_from(doc: Doc, text: str) -> None:
             return
         except ValueError:
             pass
-    doc["delays"] = text
+    doc["delays_text"] = text       # damaged: kept aside, so `delays` is always an object
 
 
 # tls=dane/!requiretls:nostarttls (Postfix >= 3.11, smtp_log_tls_feature_status): the TLS
