@@ -389,3 +389,25 @@ class TestOutputFile:
         new = [orjson.loads(x) for x in out.read_bytes().splitlines()]
         assert [d["raw"] for d in old] == [x.decode().rstrip("\n") for x in LINES[:2]]
         assert [d["raw"] for d in new] == [LINES[2].decode().rstrip("\n")]
+
+
+class TestOmprogProtocol:
+    """--omprog speaks rsyslog's confirmation protocol on stdout."""
+
+    def test_ready_then_one_reply_per_message(self, tmp_path: Path) -> None:
+        """OK when ready, then OK per message once its documents are in --output."""
+        out = tmp_path / "docs.jsonl"
+        r = subprocess.run([*MODULE, "--omprog", "--emit", "lines", "--output", str(out)],
+                           input=LINES[0] + LINES[1], capture_output=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == b"OK\nOK\nOK\n"
+        assert len(out.read_bytes().splitlines()) == 2
+
+    def test_a_message_that_cannot_be_written_is_not_confirmed(self) -> None:
+        """When --output cannot take the documents (a full disk), the reply is an error, not OK,
+        so rsyslog keeps the message and sends it again later."""
+        r = subprocess.run([*MODULE, "--omprog", "--emit", "lines", "--output", "/dev/full"],
+                           input=LINES[0], capture_output=True, timeout=30)
+        replies = r.stdout.splitlines()
+        assert replies[0] == b"OK" and len(replies) == 2 and replies[1].startswith(b"ERROR"), r.stdout
+        assert b"Traceback" not in r.stderr
