@@ -115,6 +115,16 @@ def _real(root: str, local: str) -> str:
     return "/" + ("" if rel == "." else rel)
 
 
+def _read_once(local: str, depth: int, seen: set[str]) -> Optional[str]:
+    """A config file's text the first time an include walk meets it (include loops and
+    runaway nesting stop here), else None."""
+    key = os.path.realpath(local)
+    if key in seen or depth > MAX_INCLUDE_DEPTH:
+        return None
+    seen.add(key)
+    return _read(local)
+
+
 def _read(local: str) -> Optional[str]:
     """The text of a file (bad bytes replaced), or None when it cannot be read."""
     try:
@@ -336,11 +346,7 @@ def _rsyslog(root: str) -> list[tuple[float, Found]]:
     seen: set[str] = set()
 
     def conf(local: str, depth: int) -> None:
-        key = os.path.realpath(local)
-        if key in seen or depth > MAX_INCLUDE_DEPTH:
-            return
-        seen.add(key)
-        text = _read(local)
+        text = _read_once(local, depth, seen)
         if text is None:
             return
         name = _real(root, local)
@@ -492,11 +498,7 @@ def _syslog_ng(root: str) -> list[tuple[float, Found]]:
     seen: set[str] = set()
 
     def conf(local: str, depth: int) -> None:
-        key = os.path.realpath(local)
-        if key in seen or depth > MAX_INCLUDE_DEPTH:
-            return
-        seen.add(key)
-        text = _read(local)
+        text = _read_once(local, depth, seen)
         if text is None:
             return
         name = _real(root, local)

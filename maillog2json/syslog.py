@@ -186,7 +186,7 @@ class TimeResolver:
     same year.
     """
 
-    __slots__ = ("_tz", "_fixed_year", "_now", "year", "_last_month", "_cache", "_reference", "_days",
+    __slots__ = ("_tz", "_fixed_year", "_now", "year", "_last_month", "_reference", "_days",
                  "_latest", "stamps", "_minutes")
 
     def __init__(self, tz: Optional[tzinfo] = None, year: Optional[int] = None,
@@ -197,7 +197,6 @@ class TimeResolver:
         self._now = now or time.time
         self.year: Optional[int] = None
         self._last_month = 0
-        self._cache: dict[str, str] = {}
         self._reference: Optional[float] = None
         self._days: set[str] = set()        # RFC 3339 dates already checked to exist
         self._latest: Optional[tuple[int, int]] = None   # the latest (year, month) a line can have
@@ -212,7 +211,6 @@ class TimeResolver:
         self._last_month = 0
         self._reference = reference
         self._latest = None
-        self._cache.clear()
         self.stamps.clear()
 
     @property
@@ -226,7 +224,6 @@ class TimeResolver:
         self.year = state.get("year")
         self._last_month = state.get("last_month", 0)
         self._latest = None
-        self._cache.clear()
         self.stamps.clear()
 
     def _first_year(self, month: int) -> int:
@@ -237,7 +234,6 @@ class TimeResolver:
         return ref_dt.year - 1 if month > ref_dt.month else ref_dt.year
 
     def rfc3164(self, mon: str, day: str, hms: str, frac: Optional[str]) -> str:
-        key = mon + day + hms
         month = MONTHS[mon]
         if self.year is None:
             self.year = self._first_year(month)
@@ -248,17 +244,12 @@ class TimeResolver:
             if month < last and last - month >= 6:      # Dec -> Jan: next year
                 self.year = year = year + 1
                 self._last_month = month
-                self._cache.clear()
                 self.stamps.clear()
             elif month > last and self._stray(year, month, last):   # from before the rollover
                 return self._render(year - 1, month, day, hms, frac)
             else:
                 self._last_month = month
-        iso = self._cache.get(key)
-        if iso is None:
-            if len(self._cache) > 4096:
-                self._cache.clear()
-            iso = self._cache[key] = self._render(year, month, day, hms, "")
+        iso = self._render(year, month, day, hms, "")       # one datetime per minute (_render)
         if frac:
             return iso[:19] + frac + iso[19:]
         return iso

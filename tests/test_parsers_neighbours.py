@@ -25,7 +25,23 @@ def fields(line: str) -> Doc:
 
 
 
-class TestAmavis:
+
+class LineCases:
+    """A family's table of (line, exact fields): each row is one test (see pytest_generate_tests)."""
+
+    CASES: list = []
+
+    def test_line(self, line: str, expected: Doc) -> None:
+        """Each line gives its kind and exactly these fields (unknown lines stay unparsed)."""
+        assert fields(line) == expected
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.function.__name__ == "test_line" and metafunc.cls is not None:
+        metafunc.parametrize("line, expected", metafunc.cls.CASES)
+
+
+class TestAmavis(LineCases):
     """amavisd-new: Passed/Blocked summaries (crowdsec hub line and the default template), other lines unparsed."""
 
     CASES = [
@@ -103,13 +119,9 @@ class TestAmavis:
          {'kind': 'unparsed', 'queue_id': None, 'unparsed_reason': 'message'}),
     ]
 
-    @pytest.mark.parametrize("line, expected", CASES)
-    def test_line(self, line: str, expected: Doc) -> None:
-        """Each line gives its kind and exactly these fields (unknown lines stay unparsed)."""
-        assert fields(line) == expected
 
 
-class TestOpenDKIM:
+class TestOpenDKIM(LineCases):
     """OpenDKIM: signing, verification, key errors and reasons not to sign, each with the queue id."""
 
     CASES = [
@@ -155,13 +167,9 @@ class TestOpenDKIM:
          {'kind': 'unparsed', 'queue_id': None, 'unparsed_reason': 'message'}),
     ]
 
-    @pytest.mark.parametrize("line, expected", CASES)
-    def test_line(self, line: str, expected: Doc) -> None:
-        """Each line gives its kind and exactly these fields (unknown lines stay unparsed)."""
-        assert fields(line) == expected
 
 
-class TestOpenDMARC:
+class TestOpenDMARC(LineCases):
     """OpenDMARC: the DMARC verdict and the SPF result it saw, each with the queue id."""
 
     CASES = [
@@ -190,13 +198,9 @@ class TestOpenDMARC:
          {'kind': 'unparsed', 'queue_id': None, 'unparsed_reason': 'message'}),
     ]
 
-    @pytest.mark.parametrize("line, expected", CASES)
-    def test_line(self, line: str, expected: Doc) -> None:
-        """Each line gives its kind and exactly these fields (unknown lines stay unparsed)."""
-        assert fields(line) == expected
 
 
-class TestPolicydSpf:
+class TestPolicydSpf(LineCases):
     """SPF policy servers: python policyd-spf and Perl postfix/policy-spf results, rejections and actions."""
 
     CASES = [
@@ -254,10 +258,6 @@ class TestPolicydSpf:
          {'kind': 'policyd_spf.action', 'queue_id': None, 'action': 'dunno'}),
     ]
 
-    @pytest.mark.parametrize("line, expected", CASES)
-    def test_line(self, line: str, expected: Doc) -> None:
-        """Each line gives its kind and exactly these fields (unknown lines stay unparsed)."""
-        assert fields(line) == expected
 
     def test_postfix_policy_spf_tag(self) -> None:
         """The Perl server's tag postfix/policy-spf is read by this parser, not as a Postfix daemon."""
@@ -265,7 +265,7 @@ class TestPolicydSpf:
         assert (doc["daemon"], doc["syslog_name"], doc["kind"]) == ("policy-spf", "postfix", "policyd_spf.result")
 
 
-class TestPostgrey:
+class TestPostgrey(LineCases):
     """postgrey: greylist and pass decisions with the triplet, other lines unparsed."""
 
     CASES = [
@@ -294,13 +294,9 @@ class TestPostgrey:
          {'kind': 'unparsed', 'queue_id': None, 'unparsed_reason': 'message'}),
     ]
 
-    @pytest.mark.parametrize("line, expected", CASES)
-    def test_line(self, line: str, expected: Doc) -> None:
-        """Each line gives its kind and exactly these fields (unknown lines stay unparsed)."""
-        assert fields(line) == expected
 
 
-class TestSpamd:
+class TestSpamd(LineCases):
     """SpamAssassin spamd: result lines, spam/clean summaries, connections and processing."""
 
     CASES = [
@@ -375,13 +371,9 @@ class TestSpamd:
          {'kind': 'unparsed', 'queue_id': None, 'unparsed_reason': 'message'}),
     ]
 
-    @pytest.mark.parametrize("line, expected", CASES)
-    def test_line(self, line: str, expected: Doc) -> None:
-        """Each line gives its kind and exactly these fields (unknown lines stay unparsed)."""
-        assert fields(line) == expected
 
 
-class TestRspamd:
+class TestRspamd(LineCases):
     """rspamd: the task summary with action, score, symbols and envelope."""
 
     CASES = [
@@ -425,13 +417,9 @@ class TestRspamd:
          {'kind': 'unparsed', 'queue_id': None, 'unparsed_reason': 'message'}),
     ]
 
-    @pytest.mark.parametrize("line, expected", CASES)
-    def test_line(self, line: str, expected: Doc) -> None:
-        """Each line gives its kind and exactly these fields (unknown lines stay unparsed)."""
-        assert fields(line) == expected
 
 
-class TestClamav:
+class TestClamav(LineCases):
     """ClamAV: clamd findings and database checks, clamsmtpd verdicts, clamav-milter infections."""
 
     CASES = [
@@ -481,7 +469,3 @@ class TestClamav:
          {'kind': 'clamav.milter_infected', 'queue_id': '4ABC124', 'virus': ['Eicar-Test-Signature']}),
     ]
 
-    @pytest.mark.parametrize("line, expected", CASES)
-    def test_line(self, line: str, expected: Doc) -> None:
-        """Each line gives its kind and exactly these fields (unknown lines stay unparsed)."""
-        assert fields(line) == expected
