@@ -13,6 +13,8 @@ from typing import Any, Callable, Optional
 import click
 
 from maillog2json import __version__
+from maillog2json.essetup import es_setup_command
+from maillog2json.config import config_callback, set_envvars
 from maillog2json.inputs import waiting_for_input
 from maillog2json.pipeline import Options, Pipeline
 from maillog2json.render import RENDERERS
@@ -46,6 +48,88 @@ def _duration(value: str) -> float:
         raise click.BadParameter(f"{value!r} is not a duration (like 6d, 12h, 90m or 3600)") from None
 
 
+def _size(value: Any) -> int:
+    """'512M', '2G', '100k' or plain bytes -> bytes."""
+    if isinstance(value, int):
+        return value
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    v = str(value).strip().lower().removesuffix("b").removesuffix("i")
+    try:
+        if v and v[-1] in units:
+            return int(float(v[:-1]) * units[v[-1]])
+        return int(v)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a size (like 512M, 2G or 1048576)") from None
+
+
+def _seconds(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    return value if value is None or isinstance(value, (int, float)) else _duration(str(value))
+
+
+def _bytes(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    return value if value is None else _size(value)
+
+
+# The network sinks' options, shared by ``run`` and documented in its --help in this order.
+NETWORK_OPTIONS = [
+    click.option("--elasticsearch", multiple=True, metavar="URL",
+                 help="Ship to Elasticsearch (bulk API); repeat for several nodes of one cluster."),
+    click.option("--es-schema", type=click.Choice(sorted(RENDERERS)), default="ecs", show_default=True,
+                 help="Field names of the documents sent to Elasticsearch."),
+    click.option("--es-lines-target", default="logs-maillog2json.lines-default", show_default=True,
+                 metavar="NAME", help="Data stream (or index/alias) for line documents."),
+    click.option("--es-messages-target", default="logs-maillog2json.messages-default", show_default=True,
+                 metavar="NAME", help="Data stream (or index/alias) for message documents."),
+    click.option("--es-username", metavar="USER",
+                 help="Basic auth user; the password comes from $MAILLOG2JSON_ES_PASSWORD or --es-password-file."),
+    click.option("--es-password-file", type=click.Path(dir_okay=False), help="File holding the password."),
+    click.option("--es-api-key-file", type=click.Path(dir_okay=False),
+                 help="File holding an API key (or set $MAILLOG2JSON_ES_API_KEY)."),
+    click.option("--es-ca-file", type=click.Path(dir_okay=False), help="CA certificate(s) to verify the server."),
+    click.option("--es-ca-fingerprint", metavar="SHA256", help="Pin the server certificate's SHA-256 fingerprint."),
+    click.option("--es-insecure", is_flag=True, help="Do not verify the server's TLS certificate (tests only)."),
+    click.option("--fluentd", metavar="HOST:PORT|unix:PATH",
+                 help="Ship to Fluentd (forward protocol, PackedForward chunks, each acknowledged)."),
+    click.option("--fluentd-tag-prefix", default="maillog2json", show_default=True, metavar="TAG",
+                 help="Tags are TAG.lines and TAG.messages."),
+    click.option("--fluentd-schema", type=click.Choice(sorted(RENDERERS)), default="ecs", show_default=True,
+                 help="Field names of the records sent to Fluentd."),
+    click.option("--fluentd-shared-key-file", type=click.Path(dir_okay=False),
+                 help="File holding the shared key for the handshake (or $MAILLOG2JSON_FLUENTD_SHARED_KEY)."),
+    click.option("--fluentd-username", metavar="USER",
+                 help="User for the handshake; password from $MAILLOG2JSON_FLUENTD_PASSWORD or the file option."),
+    click.option("--fluentd-password-file", type=click.Path(dir_okay=False), help="File holding that password."),
+    click.option("--fluentd-tls", is_flag=True, help="Connect with TLS."),
+    click.option("--fluentd-ca-file", type=click.Path(dir_okay=False), help="CA certificate(s) for --fluentd-tls."),
+    click.option("--fluentd-insecure", is_flag=True, help="Do not verify Fluentd's TLS certificate (tests only)."),
+    click.option("--fluentd-compress", is_flag=True, help="Send gzip-compressed chunks (CompressedPackedForward)."),
+    click.option("--stdout", "also_stdout", is_flag=True,
+                 help="Also write documents to stdout when shipping to Elasticsearch or Fluentd."),
+    click.option("--spool", type=click.Path(file_okay=False), metavar="DIR",
+                 help="Keep documents a sink cannot take yet on disk here (one folder per sink); "
+                      "sent first on the next run. Without it, they wait in memory only."),
+    click.option("--spool-max-bytes", default="1G", show_default=True, callback=_bytes, metavar="SIZE",
+                 help="Size cap per sink's spool; when full, reading waits (nothing is dropped)."),
+    click.option("--queue-size", type=click.IntRange(min=1), default=10_000, show_default=True, metavar="N",
+                 help="Documents held in memory per sink before the spool (or backpressure)."),
+    click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True, metavar="N",
+                 help="Documents per bulk request or Fluentd chunk."),
+    click.option("--flush-interval", default="1s", show_default=True, callback=_seconds, metavar="DURATION",
+                 help="Send a partial batch after this long (a tail -F stream ships promptly)."),
+    click.option("--dead-letter", type=click.Path(dir_okay=False), metavar="FILE",
+                 help="Append documents a sink refuses for good (mapping errors) here, with the reason. "
+                      "Default: <--spool>/dead-letter.jsonl, else stderr."),
+    click.option("--shutdown-grace", default="10s", show_default=True, callback=_seconds, metavar="DURATION",
+                 help="At exit or SIGTERM, how long to keep delivering before the rest goes to the spool."),
+]
+
+
+def network_options(f: Callable) -> Callable:
+    for opt in reversed(NETWORK_OPTIONS):
+        f = opt(f)
+    return f
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
                epilog=EPILOG)
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
@@ -75,16 +159,29 @@ def _duration(value: str) -> float:
 @click.option("--schema", type=click.Choice(sorted(RENDERERS)), default="native", show_default=True,
               help="Field names: native (short, jq-friendly) or ecs (Elastic Common Schema).")
 @click.option("--stats", "show_stats", is_flag=True, help="Print counters to stderr at exit.")
+@network_options
+@click.option("--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
+              callback=config_callback,
+              help="Read settings from this TOML file (keys are the long option names). Precedence: "
+                   "command line > environment (MAILLOG2JSON_<OPTION>) > config file > default.")
+@click.option("--print-config", is_flag=True,
+              help="Print the effective settings (as a config file, secrets masked) and exit.")
 @click.version_option(__version__, "-V", "--version")
-def run(files: tuple[str, ...], emit: str, year: Optional[int], tz: Optional[str], expire_after: str,
-        max_inflight: int, follow: Optional[str], output: Optional[str], omprog: bool, state_file: Optional[str],
-        max_line_bytes: int, schema: str, show_stats: bool) -> None:
+@click.pass_context
+def run(ctx: click.Context, files: tuple[str, ...], emit: str, year: Optional[int], tz: Optional[str],
+        expire_after: str, max_inflight: int, follow: Optional[str], output: Optional[str], omprog: bool,
+        state_file: Optional[str], max_line_bytes: int, schema: str, show_stats: bool, print_config: bool,
+        **net: Any) -> None:
     """Turn a mail server's syslog (Postfix, Dovecot, ...) into JSON documents.
 
     Reads FILES in the order given (plain, .gz, .bz2 or .xz; "-" or nothing for stdin)
     and writes one JSON document per input line and one per message to stdout, each
-    flushed as soon as its line is read.
+    flushed as soon as its line is read; or ships them to Elasticsearch and/or Fluentd.
     """
+    if print_config:
+        from maillog2json.config import render as render_config
+        click.echo(render_config(ctx, ctx.params, dict(os.environ)), nl=False)
+        return
     try:
         tzinfo = parse_tz(tz)
     except ValueError as exc:
@@ -96,8 +193,11 @@ def run(files: tuple[str, ...], emit: str, year: Optional[int], tz: Optional[str
         raise click.UsageError("give either FILES or --follow FILE, not both")
     if omprog and (files or follow):
         raise click.UsageError("--omprog reads rsyslog's messages on stdin: no FILES or --follow with it")
-    if omprog and not output:
-        raise click.UsageError("--omprog needs --output FILE: stdout is the confirmation channel to rsyslog")
+    if omprog and not (output or net["elasticsearch"] or net["fluentd"]):
+        raise click.UsageError("--omprog needs --output FILE, --elasticsearch or --fluentd: stdout is the "
+                               "confirmation channel to rsyslog")
+    if omprog and net["also_stdout"]:
+        raise click.UsageError("--omprog: stdout is the confirmation channel to rsyslog, --stdout cannot be used")
     state: dict = {}
     if state_file:
         try:
@@ -111,16 +211,19 @@ def run(files: tuple[str, ...], emit: str, year: Optional[int], tz: Optional[str
         tracker = MessageTracker(expire_after=expire_seconds, max_inflight=max_inflight, stats=stats)
         if state.get("tracker"):
             tracker.restore(state["tracker"])
+    shipping = bool(net["elasticsearch"] or net["fluentd"])
+    sinks: list = []
     if output:
         try:
-            sinks: list = [FileSink(output)]
+            sinks.append(FileSink(output))
         except OSError as exc:
             raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
-    elif sys.stdout is None:             # started with standard output closed (``>&-``)
-        raise click.ClickException("cannot write standard output: it is closed")
-    else:
-        sinks = [StreamSink()]
-    pipeline = Pipeline(sinks, options, TimeResolver(tzinfo, year), tracker, stats)
+    if (not output and not shipping) or net["also_stdout"]:
+        if sys.stdout is None:             # started with standard output closed (``>&-``)
+            raise click.ClickException("cannot write standard output: it is closed")
+        sinks.append(StreamSink())
+    shippers = _shippers(net)
+    pipeline = Pipeline(sinks, options, TimeResolver(tzinfo, year), tracker, stats, shippers)
 
     def _hup(signum, frame):  # SIGHUP: reopen --output at the next flush (logrotate moved it)
         for sink in sinks:
@@ -141,8 +244,13 @@ def run(files: tuple[str, ...], emit: str, year: Optional[int], tz: Optional[str
 
     paths = list(files) or ["-"]
     errors: list[str] = []
+    interrupted = False
 
     def save_state() -> None:
+        # the input position must not run ahead of what the network sinks hold safely
+        for shipper in shippers:
+            if not shipper.checkpoint(lambda: pipeline.stopping):
+                return           # stopping with documents undelivered: keep the last state
         parts: dict = {"time": pipeline.time.state(), "ids": pipeline.id_state()}
         if tracker is not None:
             parts["tracker"] = tracker.snapshot()
@@ -159,15 +267,18 @@ def run(files: tuple[str, ...], emit: str, year: Optional[int], tz: Optional[str
                 pipeline.time.start_source(None)
                 if state.get("time"):
                     pipeline.time.restore(state["time"])
-                serve(pipeline, sys.stdin.buffer, sys.stdout.buffer,
-                      lambda: [s.sync() for s in sinks if isinstance(s, FileSink)])
+                serve(pipeline, sys.stdin.buffer, sys.stdout.buffer, lambda: _confirm(sinks, shippers))
             else:
                 errors = pipeline.run(paths)
-        except KeyboardInterrupt:
-            pass
+        except (KeyboardInterrupt, InterruptedError):
+            # InterruptedError: SIGTERM while the delivery queue was full; the batch in hand
+            # was not all enqueued, so the state is not saved (the next run re-reads it)
+            pipeline.stopping = True
+            interrupted = True
         if state_file:
             pipeline.flush()
-            save_state()
+            if not interrupted:
+                save_state()
         else:
             pipeline.finish()
     except BrokenPipeError:
@@ -184,14 +295,50 @@ def run(files: tuple[str, ...], emit: str, year: Optional[int], tz: Optional[str
             os.dup2(devnull, sys.stdout.fileno())
         sys.exit(1)
     finally:
+        grace = net["shutdown_grace"]
+        for shipper in shippers:
+            if not pipeline.stopping:      # end of input: deliver it all (retrying) unless told to stop
+                try:
+                    shipper.flush(None, lambda: pipeline.stopping)
+                except KeyboardInterrupt:
+                    pipeline.stopping = True
+            shipper.close(grace)
+            stats.extra[f"sink {shipper.name}"] = shipper.stats()
         if tracker is not None:
             stats.extra["messages"] = dict(tracker.counters)
         if show_stats:
             stats.report(sys.stderr)
     for err in errors:
         click.echo(f"maillog2json: {err}", err=True)
-    if errors:
+    if errors or any(s.counters.undelivered for s in shippers):
         sys.exit(1)
+
+
+def _shippers(net: dict[str, Any]) -> list:
+    """The Elasticsearch/Fluentd shippers chosen; usage errors for bad settings."""
+    if not (net["elasticsearch"] or net["fluentd"]):
+        return []
+    from maillog2json.delivery import ConfigError
+    from maillog2json.delivery.queue import SpoolError
+    from maillog2json.sinks.network import build_shippers
+    settings = dict(net)
+    if settings.get("spool") and not settings.get("dead_letter"):
+        settings["dead_letter"] = os.path.join(settings["spool"], "dead-letter.jsonl")
+    try:
+        return build_shippers(settings)
+    except (ConfigError, SpoolError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _confirm(sinks: list, shippers: list) -> None:
+    """omprog: a message is confirmed once its documents are safe: synced to --output,
+    and spooled (synced) or delivered by every network sink."""
+    for s in sinks:
+        if isinstance(s, FileSink):
+            s.sync()
+    for shipper in shippers:
+        if not shipper.checkpoint():
+            raise OSError(f"{shipper.name}: not delivered")
 
 
 SAVE_EVERY = 5.0   # seconds between state saves while following (and at exit)
@@ -262,8 +409,10 @@ def locate_command(root: str, first: bool) -> None:
         click.echo(format_found(f))
 
 
+set_envvars(run)
+
 # ``maillog2json FILE...`` reads logs; ``maillog2json <command> ...`` runs a subcommand.
-SUBCOMMANDS: dict[str, click.Command] = {"locate": locate_command}
+SUBCOMMANDS: dict[str, click.Command] = {"locate": locate_command, "es-setup": es_setup_command}
 
 
 def main(args: Optional[list[str]] = None) -> None:

@@ -21,6 +21,11 @@ from maillog2json.syslog import FAST_HEADER, HeaderParser, TimeResolver
 Doc = dict[str, Any]
 
 
+class Shipper(Protocol):
+    """What the pipeline needs of a network sink (see :mod:`maillog2json.delivery.worker`)."""
+    def put_docs(self, docs: list[Doc], stop: Any = ...) -> None: ...
+
+
 class Tracker(Protocol):
     """What the pipeline needs of a message tracker (see :mod:`maillog2json.correlate`)."""
     def feed(self, doc: Doc) -> list[Doc]: ...
@@ -52,9 +57,13 @@ def line_id(raw: bytes, occurrence: int) -> str:
 
 class Pipeline:
     def __init__(self, sinks: list[Sink], options: Optional[Options] = None, time: Optional[TimeResolver] = None,
-                 tracker: Optional[Tracker] = None, stats: Optional[Stats] = None) -> None:
+                 tracker: Optional[Tracker] = None, stats: Optional[Stats] = None,
+                 shippers: Optional[list[Shipper]] = None) -> None:
         self.options = options or Options()
         self.sinks = sinks
+        # network sinks (Elasticsearch, Fluentd): they take the documents themselves and
+        # encode them in their own wire format on this thread; see maillog2json.delivery
+        self.shippers = shippers or []
         self.time = time or TimeResolver()
         self.headers = HeaderParser(self.time)
         self._stamps = self.time.stamps
@@ -174,6 +183,8 @@ class Pipeline:
         line_document = self.line_document
         # rendered documents are appended to one buffer at once: orjson's bytes carry a few
         # KiB of spare capacity each, so a list of them would hold several times the output
+        if self.shippers:
+            return self._process_shipping(lines)
         buf = bytearray()
         count = 0
         for item in lines:
@@ -188,6 +199,40 @@ class Pipeline:
                     buf += render(m)
                 count += len(done)
         self._write(buf, count)
+
+    def _process_shipping(self, lines: Iterable[Any]) -> None:
+        """:meth:`process` with network sinks: the batch's documents are also kept, in
+        order, for the shippers (each encodes them its own way)."""
+        emit_lines = self.options.emit_lines
+        emit_messages = self.options.emit_messages
+        tracker = self.tracker
+        docs: list[Doc] = []
+        for item in lines:
+            doc = self.line_document(item)
+            done = tracker.feed(doc) if tracker is not None else None
+            if emit_lines:
+                docs.append(doc)
+            if done and emit_messages:
+                docs.extend(done)
+        self._emit(docs)
+
+    def _emit(self, docs: list[Doc]) -> None:
+        """Documents to every sink: rendered for the stream sinks, handed to the shippers."""
+        if self.sinks and docs:
+            render = self.render
+            buf = bytearray()
+            for d in docs:
+                buf += render(d)
+            self._write(buf, len(docs))
+        else:
+            self.stats.documents += len(docs)
+            self.flush()
+        stop = self._stop_requested
+        for shipper in self.shippers:
+            shipper.put_docs(docs, stop)
+
+    def _stop_requested(self) -> bool:
+        return self.stopping
 
     def _write(self, data: Any, count: int) -> None:
         if count:
@@ -232,5 +277,8 @@ class Pipeline:
         if self.tracker is not None:
             done = self.tracker.finish()
             if done and self.options.emit_messages:
-                self._write(b"".join(self.render(m) for m in done), len(done))
+                if self.shippers:
+                    self._emit(done)
+                else:
+                    self._write(b"".join(self.render(m) for m in done), len(done))
         self.flush()
