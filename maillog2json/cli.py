@@ -26,13 +26,15 @@ from maillog2json.syslog import TimeResolver, parse_tz
 
 EPILOG = """\b
 Other commands:
-  maillog2json locate    find the mail log on this host (maillog2json locate --help)
+  maillog2json locate     find the mail log on this host (maillog2json locate --help)
+  maillog2json es-setup   install the Elasticsearch templates and ILM policy (es-setup --help)
 
 \b
 Examples:
   tail -F /var/log/mail.log | maillog2json | jq 'select(.type=="message")'
   maillog2json /var/log/mail.log.2.gz /var/log/mail.log.1 /var/log/mail.log --stats > mail.jsonl
   maillog2json --emit lines --tz Europe/Berlin --year 2025 samples/maillog-small.log
+  maillog2json --follow /var/log/mail.log --state state.json --elasticsearch https://es:9200 --spool spool/
 """
 
 
@@ -161,6 +163,7 @@ def network_options(f: Callable) -> Callable:
 @click.option("--stats", "show_stats", is_flag=True, help="Print counters to stderr at exit.")
 @network_options
 @click.option("--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
+              envvar="MAILLOG2JSON_CONFIG",
               callback=config_callback,
               help="Read settings from this TOML file (keys are the long option names). Precedence: "
                    "command line > environment (MAILLOG2JSON_<OPTION>) > config file > default.")
@@ -270,9 +273,11 @@ def run(ctx: click.Context, files: tuple[str, ...], emit: str, year: Optional[in
                 serve(pipeline, sys.stdin.buffer, sys.stdout.buffer, lambda: _confirm(sinks, shippers))
             else:
                 errors = pipeline.run(paths)
-        except (KeyboardInterrupt, InterruptedError):
-            # InterruptedError: SIGTERM while the delivery queue was full; the batch in hand
-            # was not all enqueued, so the state is not saved (the next run re-reads it)
+        except KeyboardInterrupt:
+            pass
+        except InterruptedError:
+            # SIGTERM while the delivery queue was full: the batch in hand was not all
+            # enqueued, so the state is not saved (the next run reads that batch again)
             pipeline.stopping = True
             interrupted = True
         if state_file:
@@ -280,7 +285,10 @@ def run(ctx: click.Context, files: tuple[str, ...], emit: str, year: Optional[in
             if not interrupted:
                 save_state()
         else:
-            pipeline.finish()
+            try:
+                pipeline.finish()
+            except InterruptedError:    # SIGTERM with the delivery queue full: what could
+                pass                    # not be enqueued is made again by the next run
     except BrokenPipeError:
         # the reader went away (``| head``): stop quietly, as a Unix filter does
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -357,7 +365,7 @@ def _follower(spec: str, position: Optional[dict], max_line: int, pipeline: Pipe
         path = found[0].path
         click.echo(f"maillog2json: following {path} ({found[0].source})", err=True)
     try:
-        return Follower(path, position, max_line=max_line, stop=lambda: pipeline.stopping)
+        return Follower(path, position, max_line=max_line, stop=lambda: pipeline.stopping, idle_batches=True)
     except InputError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -373,7 +381,8 @@ def _run_follow(pipeline: Pipeline, follower: Any, save: Optional[Callable[[], N
     last = time.monotonic()
     shown = 0
     for batch in follower.batches():
-        pipeline.process(batch)
+        if batch:
+            pipeline.process(batch)
         if follower.warnings[shown:]:
             for w in follower.warnings[shown:]:
                 click.echo(f"maillog2json: {w}", err=True)

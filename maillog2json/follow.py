@@ -108,8 +108,11 @@ class Follower:
     def __init__(self, path: str, position: Optional[dict] = None, poll_interval: float = 0.25,
                  max_line: int = DEFAULT_MAX_LINE, stop: Callable[[], bool] = lambda: False,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
-                 chunk_size: int = CHUNK) -> None:
+                 chunk_size: int = CHUNK, idle_batches: bool = False) -> None:
         self.path = os.fspath(path)
+        # yield an empty batch at each idle poll: the consumer gets control back now and then
+        # (to save its state and checkpoint its sinks while the log is quiet)
+        self.idle_batches = idle_batches
         self.poll_interval = poll_interval
         self.grace = poll_interval * 4
         self.stop = stop
@@ -252,6 +255,8 @@ class Follower:
             if self._ask_stop():
                 return False
             self.sleep(self.poll_interval)
+            if self.idle_batches:
+                yield []
 
     def _finish(self, f: _File) -> Iterator[list]:
         """Read a rotated file to its end, until it has been quiet for the grace period, then

@@ -15,8 +15,8 @@ from maillog2json.delivery.worker import Shipper, ShipperOptions
 
 
 def _secret(env: str, path: Optional[str], what: str) -> Optional[str]:
-    from maillog2json.secrets import read_secret
-    return read_secret(env, path, what)
+    from maillog2json.secrets import secret
+    return secret(path, env, what)
 
 
 def shipper_options(settings: dict[str, Any], name: str) -> ShipperOptions:
@@ -34,18 +34,18 @@ def shipper_options(settings: dict[str, Any], name: str) -> ShipperOptions:
 
 def elasticsearch_transport(settings: dict[str, Any]) -> Any:
     from maillog2json.sinks.elasticsearch import ElasticsearchTransport
+    from maillog2json.secrets import es_credentials
+    creds = es_credentials(settings.get("es_api_key_file"), settings.get("es_username"),
+                           settings.get("es_password_file"))
     return ElasticsearchTransport(
         list(settings["elasticsearch"]),
         schema=settings["es_schema"],
         lines_target=settings["es_lines_target"],
         messages_target=settings["es_messages_target"],
-        api_key=_secret("MAILLOG2JSON_ES_API_KEY", settings.get("es_api_key_file"), "Elasticsearch API key"),
-        username=settings.get("es_username"),
-        password=_secret("MAILLOG2JSON_ES_PASSWORD", settings.get("es_password_file"),
-                         "Elasticsearch password"),
         ca_file=settings.get("es_ca_file"),
         fingerprint=settings.get("es_ca_fingerprint"),
         verify=not settings.get("es_insecure"),
+        **creds,
     )
 
 
