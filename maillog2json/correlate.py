@@ -22,15 +22,27 @@ existed (``NOQUEUE: reject: RCPT``) belong to the message the same session queue
 next (same smtpd process, same sender); a transaction whose every recipient was
 rejected gives a message document of its own with status ``rejected`` and no queue id.
 
+Filter verdicts (amavisd-new, OpenDKIM, OpenDMARC, policyd-spf, postgrey, spamd, rspamd,
+clamav-milter) join the message they judged, as its ``filters``: by the Postfix queue id the
+filter logs (amavis's ``Queue-ID``, then its ``queued_as``), else by Message-ID; the policy
+servers, which answer during the SMTP session before there is a queue id, by the client's
+address to the open smtpd session of that host, whose message (or rejected transaction) then
+takes them. A verdict logged before its message is held a while (``PENDING_WINDOW``).
+
 Memory is bounded: at most ``max_inflight`` messages and sessions, and none older
 than ``expire_after`` seconds of log time; what is evicted is written with
 ``complete: false`` (and counted), never dropped. The whole state can be saved to a
 file and restored, so a log read in two runs gives the same message documents as one.
+
+Sendmail and qmail lines go to their own trackers (:mod:`maillog2json.correlate_sendmail`),
+which share the output list, the counters, expiry and the state file; the Postfix path
+does not look at them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import OrderedDict
 from datetime import datetime
 from typing import Any, Callable, Optional
@@ -41,6 +53,7 @@ Doc = dict[str, Any]
 
 CLOCK_STEP_BACK = 3600.0     # log time going back further than this starts a new timeline
 LOOPBACK_PREFIXES = ("127.", "::1", "::ffff:127.")
+PENDING_WINDOW = 300.0       # log seconds a verdict waits for a message not yet in view
 
 # delivery status -> recipient outcome
 _FINAL = {
@@ -79,13 +92,94 @@ def _is_loopback(ip: Optional[str]) -> bool:
     return bool(ip) and ip.startswith(LOOPBACK_PREFIXES)  # type: ignore[union-attr]
 
 
+# -- filter verdicts ------------------------------------------------------------------------
+# A verdict is one entry of a message's ``filters`` (docs/schema.md, "Filter verdicts"):
+# program, check, kind, timestamp, result and/or action, then the verdict's own fields.
+_RE_SPF_WORD = re.compile(r"\bSPF (pass|fail|softfail|neutral|none|temperror|permerror)\b", re.IGNORECASE)
+_RE_WHY_IP = re.compile(r"[?;&]ip=([0-9A-Fa-f:.]+)")
+
+
+def _lower(v: Any) -> Optional[str]:
+    return v.lower() if isinstance(v, str) and v else None
+
+
+def _spam(d: Doc) -> Optional[str]:
+    v = d.get("is_spam")
+    return None if v is None else ("spam" if v else "clean")
+
+
+def _spf_answer(d: Doc) -> Optional[str]:
+    m = _RE_SPF_WORD.search(d.get("reason") or "")
+    return m.group(1).lower() if m else None
+
+
+_AMAVIS = (("hits", "score"), ("virus", "virus"), ("banned", "banned"), ("detail", "detail"),
+           ("quarantine", "quarantine"))
+_DKIM = (("domain", "domain"), ("selector", "selector"), ("error", "error"), ("reason", "reason"))
+_SPAM = (("score", "score"), ("required_score", "required"), ("symbols", "symbols"))
+_SPF_ANSWER = (("code", "code"), ("dsn", "dsn"), ("reason", "reason"))
+_GREY = (("reason", "reason"), ("delay", "delay"), ("from", "from"), ("to", "to"))
+# kind -> (program, check, matched through the smtpd session?, (native field, entry field)...,
+#          line document -> (result, action))
+_VERDICTS: dict[str, tuple[str, str, bool, tuple[tuple[str, str], ...],
+                           Callable[[Doc], tuple[Optional[str], Optional[str]]]]] = {
+    "amavis.passed": ("amavis", "content", False, _AMAVIS, lambda d: (_lower(d.get("content_category")), "passed")),
+    "amavis.blocked": ("amavis", "content", False, _AMAVIS, lambda d: (_lower(d.get("content_category")), "blocked")),
+    "opendkim.signed": ("opendkim", "dkim", False, _DKIM, lambda d: (None, "signed")),
+    "opendkim.verified": ("opendkim", "dkim", False, _DKIM, lambda d: ("pass", None)),
+    "opendkim.ssl_error": ("opendkim", "dkim", False, _DKIM, lambda d: ("fail", None)),
+    "opendkim.bad_signature": ("opendkim", "dkim", False, _DKIM, lambda d: ("fail", None)),
+    "opendkim.key_retrieval_failed": ("opendkim", "dkim", False, _DKIM, lambda d: ("temperror", None)),
+    "opendkim.no_signature": ("opendkim", "dkim", False, _DKIM, lambda d: ("none", None)),
+    "opendmarc.result": ("opendmarc", "dmarc", False, (("from_domain", "domain"),),
+                         lambda d: (_lower(d.get("dmarc_result")), None)),
+    "opendmarc.spf": ("opendmarc", "spf", False, (("domain", "domain"), ("spf_identity", "identity")),
+                      lambda d: (_lower(d.get("spf_result")), None)),
+    "policyd_spf.result": ("policyd_spf", "spf", True,
+                           (("identity", "identity"), ("mechanism", "mechanism"), ("from", "from"), ("helo", "helo")),
+                           lambda d: (_lower(d.get("spf_result")), d.get("action"))),
+    "policyd_spf.reject": ("policyd_spf", "spf", True, _SPF_ANSWER, lambda d: (_spf_answer(d), "reject")),
+    "policyd_spf.defer": ("policyd_spf", "spf", True, _SPF_ANSWER, lambda d: (_spf_answer(d), "defer")),
+    "postgrey.greylist": ("postgrey", "greylist", True, _GREY, lambda d: (None, "greylist")),
+    "postgrey.pass": ("postgrey", "greylist", True, _GREY, lambda d: (None, "pass")),
+    "spamd.result": ("spamd", "spam", False, _SPAM, lambda d: (_spam(d), None)),
+    "rspamd.result": ("rspamd", "spam", False, _SPAM, lambda d: (_spam(d), d.get("action"))),
+    "clamav.milter_infected": ("clamav", "virus", False, (("virus", "virus"),), lambda d: ("infected", None)),
+}
+
+
+def verdict_of(doc: Doc) -> Optional[tuple[str, Optional[str], Optional[str]]]:
+    """(check, result, action) of a verdict's line document; None for a line of another kind."""
+    spec = _VERDICTS.get(doc["kind"])
+    if spec is None:
+        return None
+    result, action = spec[4](doc)
+    return spec[1], result, action
+
+
+def verdict_entry(doc: Doc) -> dict[str, Any]:
+    """The ``filters`` entry for a verdict's line document (a kind of ``_VERDICTS``)."""
+    program, check, _, fields, decide = _VERDICTS[doc["kind"]]
+    e: dict[str, Any] = {"program": program, "check": check, "kind": doc["kind"], "timestamp": doc["timestamp"]}
+    result, action = decide(doc)
+    if result is not None:
+        e["result"] = result
+    if action is not None:
+        e["action"] = action
+    for src, dst in fields:
+        v = doc.get(src)
+        if v is not None:
+            e[dst] = v
+    return e
+
+
 class Message:
     """Mutable state of one message while it is in flight (plain data, for snapshots)."""
 
     __slots__ = ("host", "queue_ids", "live", "first_seen", "last_seen", "last_epoch", "first_line_id",
                  "message_id", "sender", "size", "nrcpt", "client", "origin", "uid", "events",
                  "handoffs", "mailbox", "flags", "reason", "links", "lines", "done", "complete",
-                 "pending_rejects", "session_key", "deadline")
+                 "pending_rejects", "session_key", "deadline", "filters")
 
     def __init__(self, host: Optional[str], qid: str, doc: Doc) -> None:
         self.host = host
@@ -114,6 +208,7 @@ class Message:
         self.pending_rejects: list[dict[str, Any]] = []
         self.session_key: Optional[str] = None
         self.deadline = 0.0
+        self.filters: list[dict[str, Any]] = []     # filter verdicts (amavis, milters, policy servers...)
 
     def to_state(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -122,7 +217,7 @@ class Message:
     def from_state(cls, d: dict[str, Any]) -> "Message":
         m = cls.__new__(cls)
         for k in cls.__slots__:
-            setattr(m, k, d[k])
+            setattr(m, k, d.get(k, []))     # [] for "filters" of an older state file
         return m
 
 
@@ -130,7 +225,7 @@ class Session:
     """An smtpd connection: the client, and rejects waiting for the message they belong to."""
 
     __slots__ = ("host", "pid", "client", "helo", "tls", "rejects", "actions", "last_epoch", "first_line_id",
-                 "last_seen", "current")
+                 "last_seen", "current", "filters")
 
     def __init__(self, host: Optional[str], pid: Optional[int], doc: Doc) -> None:
         self.host = host
@@ -144,6 +239,7 @@ class Session:
         self.first_line_id = doc["_id"]
         self.last_seen = doc["timestamp"]
         self.current: Optional[str] = None      # queue id of the transaction in progress
+        self.filters: list[dict[str, Any]] = []  # policy servers' verdicts waiting for the message
 
     def to_state(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -152,7 +248,7 @@ class Session:
     def from_state(cls, d: dict[str, Any]) -> "Session":
         s = cls.__new__(cls)
         for k in cls.__slots__:
-            setattr(s, k, d[k])
+            setattr(s, k, d.get(k, []))     # [] for "filters" of an older state file
         return s
 
 
@@ -221,6 +317,27 @@ class MessageTracker:
             "dovecot.saved": self._mailbox,
             "dovecot.save_failed": self._mailbox,
         }
+        # filter verdicts (amavis, milters, policy servers, spam and virus scanners): see _filter
+        for _kind in _VERDICTS:
+            self._handlers.setdefault(_kind, self._filter)
+        self.pending_filters: OrderedDict[str, list[Any]] = OrderedDict()  # line _id -> [epoch, keys, entry]
+        self._pending_index: dict[str, list[str]] = {}                     # "q"/"m" key -> line _ids
+        self.counters.setdefault("filters", 0)
+        self.counters.setdefault("filters_unmatched", 0)
+        # other MTAs (maillog2json.correlate_sendmail): their kinds go to their own trackers,
+        # which write into the same output list and counters
+        from maillog2json.correlate_sendmail import QmailTracker, SendmailTracker
+        from maillog2json.parsers import qmail as _qmail, sendmail as _sendmail
+        args = (self._out_append, self.counters, expire_after, max_inflight, linger)
+        self.sendmail = SendmailTracker(*args)
+        self.qmail = QmailTracker(*args)
+        self._subtrackers = (self.sendmail, self.qmail)
+        for _kinds, _sub in ((_sendmail.KINDS, self.sendmail), (_qmail.KINDS, self.qmail)):
+            for _kind in _kinds:
+                self._handlers[_kind] = _sub.feed
+
+    def _out_append(self, doc: Doc) -> None:
+        self._out.append(doc)
 
     # ------------------------------------------------------------------ entry points
     def feed(self, doc: Doc) -> list[Doc]:
@@ -255,6 +372,11 @@ class MessageTracker:
         self.messages.clear()
         self.by_message_id.clear()
         self.pending_links.clear()
+        self.counters["filters_unmatched"] += len(self.pending_filters)
+        self.pending_filters.clear()
+        self._pending_index.clear()
+        for sub in self._subtrackers:
+            sub.finish()
         return self._drain()
 
     # ------------------------------------------------------------------ bookkeeping
@@ -293,6 +415,15 @@ class MessageTracker:
             if s.last_epoch >= session_limit:
                 break
             self._close_session(key)
+        pending = self.pending_filters
+        while pending:
+            line_id, rec = next(iter(pending.items()))
+            if rec[0] >= now - PENDING_WINDOW:
+                break
+            self._drop_pending(line_id)
+        for sub in self._subtrackers:
+            if sub.messages:
+                sub.advance(now)
 
     def _rebase(self, now: float) -> None:
         """Log time went back by more than CLOCK_STEP_BACK (a clock step, logs of two periods
@@ -310,6 +441,10 @@ class MessageTracker:
         for sess in self.sessions.values():
             if sess.last_epoch > now:
                 sess.last_epoch = now
+        for rec in self.pending_filters.values():
+            rec[0] = min(rec[0], now)
+        for sub in self._subtrackers:
+            sub.rebase(now)
 
     def _evict(self, msg: Message) -> None:
         """Forced flush: write the message as it is, with complete=false."""
@@ -364,8 +499,11 @@ class MessageTracker:
             parent = self.messages.get(link[0])
             if parent is not None:
                 self._merge(parent, msg, link[1])
-                return parent
-        self._enforce_cap()
+                msg = parent
+        if self._pending_index:
+            self._claim_filters(msg, f"q\x00{host}\x00{qid}")
+        if link is None or msg.queue_ids[0] == qid:
+            self._enforce_cap()
         return msg
 
     def _finish_qid(self, msg: Message, qid: str) -> None:
@@ -423,6 +561,7 @@ class MessageTracker:
             parent.handoffs.setdefault(q, []).extend(addrs)
         parent.mailbox.extend(child.mailbox)
         parent.pending_rejects.extend(child.pending_rejects)
+        parent.filters.extend(child.filters)
         parent.lines += child.lines
         hops = parent.links.setdefault("hops", [])
         hops.append({"queue_id": child.queue_ids[0], "via": kind})
@@ -479,6 +618,8 @@ class MessageTracker:
             if sess.rejects:
                 msg.pending_rejects.extend(sess.rejects)
                 sess.rejects = []
+            if sess.filters:
+                self._session_filters(msg, sess)
             for action in sess.actions:
                 if msg.sender is None and action.get("from") is not None:
                     msg.sender = action["from"]
@@ -527,6 +668,8 @@ class MessageTracker:
             msg.message_id = mid
         if mid:
             self.by_message_id[f"{msg.host}\x00{mid}"] = msg
+            if self._pending_index:
+                self._claim_filters(msg, f"m\x00{msg.host}\x00{mid}")
 
     def _queued(self, doc: Doc) -> None:
         self.qmgr_pids[str(doc["host"])] = doc["pid"]
@@ -752,6 +895,8 @@ class MessageTracker:
                 if s.rejects:
                     msg.pending_rejects.extend(s.rejects)
                     s.rejects = []
+                if s.filters:
+                    self._session_filters(msg, s)
             msg.links["proxy"] = doc.get("proxy_mta")
 
     def _proxy_reject(self, doc: Doc) -> None:
@@ -795,7 +940,11 @@ class MessageTracker:
 
     def _close_session(self, key: str) -> None:
         s = self.sessions.pop(key, None)
-        if s is None or not s.rejects:
+        if s is None:
+            return
+        if not s.rejects:
+            if s.filters:       # verdicts of a session that queued and rejected nothing
+                self.counters["filters_unmatched"] += len(s.filters)
             return
         # rejects that no message claimed: one "rejected" document per transaction (by sender)
         groups: list[list[dict[str, Any]]] = []
@@ -804,11 +953,20 @@ class MessageTracker:
                 groups[-1].append(ev)
             else:
                 groups.append([ev])
-        for group in groups:
-            self._emit_rejected(s, group)
+        verdicts: list[list[dict[str, Any]]] = [[] for _ in groups]
+        for f in s.filters:
+            # the transaction of the verdict's sender; else the first one not over before it
+            i = next((i for i, g in enumerate(groups) if "from" in f and g[0].get("from") == f["from"]), None)
+            if i is None:
+                ts = f["timestamp"] or ""
+                i = next((i for i, g in enumerate(groups) if (g[-1]["timestamp"] or "") >= ts), len(groups) - 1)
+            verdicts[i].append(f)
+        for group, filters in zip(groups, verdicts):
+            self._emit_rejected(s, group, filters=filters)
 
     def _emit_rejected(self, s: Any, events: list[dict[str, Any]], host: Optional[str] = None,
-                       client: Optional[dict[str, Any]] = None) -> None:
+                       client: Optional[dict[str, Any]] = None,
+                       filters: Optional[list[dict[str, Any]]] = None) -> None:
         first = events[0]
         self.counters["rejected_sessions"] += 1
         c = dict(client if client is not None else s.client)
@@ -839,6 +997,10 @@ class MessageTracker:
         if f is not None and l_ is not None:
             doc["duration"] = round(l_ - f, 6)
         doc["lines"] = len(events)
+        if filters:
+            doc["filters"] = _filters_out(filters)
+            doc["lines"] += len(filters)
+            self.counters["filters"] += len(filters)
         self.counters["messages"] += 1
         self._out.append(doc)
 
@@ -857,6 +1019,109 @@ class MessageTracker:
         if doc.get("session"):
             ev["session"] = doc["session"]
         msg.mailbox.append(ev)
+
+    # ------------------------------------------------------------------ filter verdicts
+    def _filter(self, doc: Doc) -> None:
+        """A filter's verdict (kinds of ``_VERDICTS``): into the ``filters`` of its message."""
+        entry = verdict_entry(doc)
+        host = doc["host"]
+        messages = self.messages
+        qid = doc["queue_id"]
+        msg = messages.get(_key(host, qid)) if qid is not None else None
+        queued_as = doc.get("queued_as") or ()
+        if msg is None:
+            for q in queued_as:         # amavis: the re-injected copy's queue id
+                msg = messages.get(_key(host, q))
+                if msg is not None:
+                    break
+        mid = doc.get("message_id")
+        if mid and mid[0] == "(":       # spamd's mid=(unknown)
+            mid = None
+        if msg is None and mid:
+            msg = self.by_message_id.get(f"{host}\x00{mid}")
+        if msg is not None and msg.done is not None:
+            self._touch(msg, doc)
+            msg.filters.append(entry)
+            self.counters["filters"] += 1
+            return
+        if qid is None and _VERDICTS[doc["kind"]][2]:
+            return self._filter_session(doc, entry)
+        keys = [f"q\x00{host}\x00{q}" for q in (qid, *queued_as) if q]
+        if mid:
+            keys.append(f"m\x00{host}\x00{mid}")
+        if not keys:
+            self.counters["filters_unmatched"] += 1
+            return
+        # the message may show up a moment later (logs of several programs are not strictly ordered)
+        self.pending_filters[doc["_id"]] = [_epoch(doc["timestamp"]) or self._now, keys, entry]
+        for k in keys:
+            self._pending_index.setdefault(k, []).append(doc["_id"])
+        if len(self.pending_filters) > self.max_inflight:
+            self._drop_pending(next(iter(self.pending_filters)))
+
+    def _filter_session(self, doc: Doc, entry: dict[str, Any]) -> None:
+        """A policy server's verdict: to the open smtpd session of the client's address (the
+        most recently active one), for the message that session queues."""
+        ip = doc.get("client_ip")
+        if ip is None and doc.get("reason"):
+            m = _RE_WHY_IP.search(doc["reason"])      # policyd-spf's reject names it in its URL
+            ip = m.group(1) if m else None
+        host = doc["host"]
+        sess = None
+        if ip:
+            for s in reversed(self.sessions.values()):
+                if s.host == host and s.client.get("ip") == ip:
+                    sess = s
+                    break
+        if sess is None:
+            self.counters["filters_unmatched"] += 1
+            return
+        sender = entry.get("from")
+        if sess.current is not None:
+            # a further recipient of the transaction in progress (its message has no size yet)
+            msg = self.messages.get(_key(host, sess.current))
+            if (msg is not None and not msg.done and msg.size is None
+                    and (sender is None or msg.sender is None or sender == msg.sender)):
+                self._touch(msg, doc)
+                msg.filters.append(entry)
+                self.counters["filters"] += 1
+                return
+        sess.filters.append(entry)
+
+    def _claim_filters(self, msg: Message, key: str) -> None:
+        """Verdicts that were waiting for ``key`` (a queue id or Message-ID) join ``msg``."""
+        ids = self._pending_index.pop(key, None)
+        if not ids:
+            return
+        for line_id in ids:
+            rec = self.pending_filters.pop(line_id, None)
+            if rec is None:
+                continue
+            self._unindex_pending(line_id, rec[1])
+            msg.filters.append(rec[2])
+            msg.lines += 1
+            self.counters["filters"] += 1
+
+    def _unindex_pending(self, line_id: str, keys: list[str]) -> None:
+        for k in keys:
+            ids = self._pending_index.get(k)
+            if ids is not None and line_id in ids:
+                ids.remove(line_id)
+                if not ids:
+                    del self._pending_index[k]
+
+    def _drop_pending(self, line_id: str) -> None:
+        """A waiting verdict that no message claimed in time."""
+        rec = self.pending_filters.pop(line_id)
+        self._unindex_pending(line_id, rec[1])
+        self.counters["filters_unmatched"] += 1
+
+    def _session_filters(self, msg: Message, s: Session) -> None:
+        """The session's waiting verdicts go to the message it queued."""
+        msg.filters.extend(s.filters)
+        msg.lines += len(s.filters)
+        self.counters["filters"] += len(s.filters)
+        s.filters = []
 
     # ------------------------------------------------------------------ output
     def _emit(self, msg: Message) -> None:
@@ -881,12 +1146,22 @@ class MessageTracker:
             if msg.origin is None:
                 msg.origin = "bounce"
         msg.done = None  # type: ignore[assignment]
-        self._out.append(render_message(msg, self))
         # rejects that were waiting for this message but belong to another transaction
         stray = [e for e in msg.pending_rejects
                  if msg.sender is not None and e.get("from") is not None and e.get("from") != msg.sender]
+        stray_filters: list[dict[str, Any]] = []
+        if stray and msg.filters:
+            # a policy server's verdicts on that other transaction's sender go with it
+            other = {e["from"] for e in stray}
+            stray_filters = [f for f in msg.filters if f.get("from") in other]
+            if stray_filters:
+                msg.filters = [f for f in msg.filters if f.get("from") not in other]
+                msg.lines -= len(stray_filters)
+                self.counters["filters"] -= len(stray_filters)     # counted again with the stray document
+        self._out.append(render_message(msg, self))
         if stray:
-            self._emit_rejected(None, stray, host=msg.host, client=stray[0].get("client") or {})
+            self._emit_rejected(None, stray, host=msg.host, client=stray[0].get("client") or {},
+                                filters=stray_filters)
 
     # ------------------------------------------------------------------ snapshot
     def snapshot(self) -> dict[str, Any]:
@@ -917,6 +1192,9 @@ class MessageTracker:
             "notices": self.notices,
             "qmgr_pids": self.qmgr_pids,
             "counters": self.counters,
+            "pending_filters": [[k, *rec] for k, rec in self.pending_filters.items()],
+            "sendmail": self.sendmail.snapshot(),
+            "qmail": self.qmail.snapshot(),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -934,6 +1212,15 @@ class MessageTracker:
         self.notices = state["notices"]
         self.qmgr_pids = state.get("qmgr_pids", {})
         self.counters.update(state["counters"])
+        self.pending_filters = OrderedDict()
+        self._pending_index = {}
+        for line_id, epoch, keys, entry in state.get("pending_filters", ()):
+            self.pending_filters[line_id] = [epoch, keys, entry]
+            for k in keys:
+                self._pending_index.setdefault(k, []).append(line_id)
+        for name, sub in (("sendmail", self.sendmail), ("qmail", self.qmail)):
+            if state.get(name):
+                sub.restore(state[name])
 
     def save(self, path: str) -> None:
         """Write the in-flight state to ``path`` atomically (the tracker part of a state file)."""
@@ -944,6 +1231,13 @@ class MessageTracker:
         tracker = read_state(path).get("tracker")
         if tracker:
             self.restore(tracker)
+
+
+def _filters_out(filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A document's ``filters``: in log-time order (log order within a timestamp)."""
+    if len(filters) < 2:
+        return list(filters)
+    return sorted(filters, key=lambda f: _epoch(f["timestamp"]) or 0.0)
 
 
 def _msg_id(prefix: str, first_line_id: str) -> str:
@@ -1112,6 +1406,8 @@ def render_message(msg: Message, tracker: Optional[MessageTracker] = None) -> Do
     flags = {k: v for k, v in msg.flags.items()}
     if flags:
         doc["flags"] = flags
+    if msg.filters:
+        doc["filters"] = _filters_out(msg.filters)
     for k, v in msg.links.items():
         doc[k] = v
     f, l_ = _epoch(msg.first_seen), _epoch(msg.last_seen)

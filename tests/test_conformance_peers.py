@@ -42,6 +42,8 @@ from typing import Any, Callable, Optional
 import pytest
 
 from maillog2json.parsers import dovecot as dovecot_parser
+from maillog2json.parsers import qmail as qmail_parser
+from maillog2json.parsers import sendmail as sendmail_parser
 from helpers import docs_for
 
 SHARED = Path(os.environ.get("MAILLOG2JSON_SHARED") or Path(__file__).resolve().parents[2] / "shared")
@@ -726,6 +728,8 @@ def test_crowdsec_hub() -> None:
 POSTFIX_FAMILY = "postfix"
 DOVECOT_FAMILY = "dovecot"
 OTHER_FAMILY = "other"
+SENDMAIL_FAMILY = "sendmail"
+QMAIL_FAMILY = "qmail"
 DOVECOT_PROGRAMS = frozenset(dovecot_parser.TAGS) | {"auth", "dovecot-auth"}
 
 
@@ -741,23 +745,27 @@ def family(doc: Doc) -> str:
         return POSTFIX_FAMILY
     if program in DOVECOT_PROGRAMS or program.rpartition("/")[2] in DOVECOT_PROGRAMS:
         return DOVECOT_FAMILY
+    if program in sendmail_parser.TAGS or sendmail_parser.is_sendmail_tag(program):
+        return SENDMAIL_FAMILY
+    if program in qmail_parser.TAGS:
+        return QMAIL_FAMILY
     return OTHER_FAMILY
 
 
 def test_fail2ban_offending_host_is_client_ip() -> None:
-    """Where fail2ban flags a postfix or dovecot line, the flagged host is our client_ip (sendmail: reported only)."""
+    """Where fail2ban flags a postfix, dovecot or sendmail line, the flagged host is our client_ip."""
     cases = read_jsonl(PEERS / "fail2ban" / "cases.jsonl")
     out = docs([c["line"] for c in cases], year=2005)
     scores = {POSTFIX_FAMILY: Score("fail2ban postfix"), DOVECOT_FAMILY: Score("fail2ban dovecot"),
-              "sendmail": Score("fail2ban sendmail (a later issue, not asserted)")}
+              SENDMAIL_FAMILY: Score("fail2ban sendmail")}
     for case, doc in zip(cases, out):
         e = case["expected"] or {}
         if not e.get("match") or "host" not in e:
             continue
-        fam = "sendmail" if case["filter"].startswith("sendmail") else family(doc)
+        fam = SENDMAIL_FAMILY if case["filter"].startswith("sendmail") else family(doc)
         scores[fam].check(f"{case['filter']}:{case['line_no']}", "client_ip", doc.get("client_ip", MISSING), e["host"])
     print("\n" + "\n".join(s.report() for s in scores.values()))
-    for fam in (POSTFIX_FAMILY, DOVECOT_FAMILY):
+    for fam in (POSTFIX_FAMILY, DOVECOT_FAMILY, SENDMAIL_FAMILY):
         assert scores[fam].pairs > 0
         assert scores[fam].share >= MIN_SHARE, scores[fam].report()
 
@@ -1026,7 +1034,7 @@ def corpus_files() -> dict[str, list[bytes]]:
 
 
 def test_every_peer_line_gives_one_document() -> None:
-    """Every line of every peer corpus gives one document; postfix/dovecot lines are typed unless malformed."""
+    """Every line of every peer corpus gives one document; postfix/dovecot/sendmail/qmail lines are typed unless malformed."""
     per_file: dict[str, Counter] = {}
     per_family: dict[str, Counter] = defaultdict(Counter)
     unexpected = []
@@ -1055,7 +1063,7 @@ def test_every_peer_line_gives_one_document() -> None:
         report.append(f"  {name}: {c['unparsed']}/{c['lines']} unparsed ({share:.1%})"
                       + (f", {c['blank/comment']} blank/comment" if c["blank/comment"] else ""))
     report.append("unparsed share per program family:")
-    for fam in (POSTFIX_FAMILY, DOVECOT_FAMILY, OTHER_FAMILY):
+    for fam in (POSTFIX_FAMILY, DOVECOT_FAMILY, SENDMAIL_FAMILY, QMAIL_FAMILY, OTHER_FAMILY):
         c = per_family[fam]
         report.append(f"  {fam}: {c['unparsed']}/{c['lines']} unparsed ({c['unparsed'] / max(c['lines'], 1):.1%})")
     report += [f"  unexpected unparsed: {u}" for u in unexpected]

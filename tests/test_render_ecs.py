@@ -92,7 +92,8 @@ LINE_PATHS: dict[str, tuple[str, ...]] = {
 LIST_PATHS = {"from": "email.from.address", "to": "email.to.address"}
 
 
-OTHER_FAMILIES = ("amavis", "spamd", "rspamd", "clamav", "opendkim", "opendmarc", "policyd_spf", "postgrey")
+OTHER_FAMILIES = ("amavis", "spamd", "rspamd", "clamav", "opendkim", "opendmarc", "policyd_spf", "postgrey",
+                  "sendmail", "qmail")
 
 
 def namespace(kind: str) -> str:
@@ -102,6 +103,8 @@ def namespace(kind: str) -> str:
         return "dovecot"
     if first in ("unparsed", "syslog"):
         return "maillog2json"
+    if first == "sendmail" and kind.rpartition(".")[2] in ("warning", "error", "fatal", "panic", "info"):
+        return "postfix"        # Postfix's sendmail(1): sendmail.fatal
     if first in OTHER_FAMILIES:
         return first
     return "postfix"
@@ -516,3 +519,95 @@ class TestMessageDocuments:
         assert out["maillog2json"]["message"]["client"]["sasl_method"] == "PLAIN"
         assert "email" in out and "to" not in out["email"]
         assert not missing_message_fields(m, out)
+
+
+class TestFilterVerdicts:
+    """The filters' lines and a message's ``filters`` (docs/ecs.md, "Filter verdicts")."""
+
+    @staticmethod
+    def docs(text: str) -> list[dict[str, Any]]:
+        from test_correlate_filters import lines_of
+        return pipeline_docs(lines_of(text))
+
+    def test_infected_amavis_line(self) -> None:
+        """A virus: event.category malware, threat.software.*, the verdict; amavis.virus stays."""
+        from test_correlate_filters import AMAVIS_BLOCKED
+        (d,) = [d for d in self.docs(AMAVIS_BLOCKED) if d.get("kind") == "amavis.blocked"]
+        out = render(d)
+        assert out["event"]["category"] == ["email", "malware"] and out["event"]["type"] == ["denied", "info"]
+        assert out["event"]["outcome"] == "failure" and out["event"]["action"] == "amavis.blocked"
+        assert out["threat"] == {"software": {"name": ["Eicar-Signature", "Eicar-Test-Signature"], "type": "Malware"}}
+        assert out["maillog2json"]["verdict"] == {"check": "content", "result": "infected", "action": "blocked"}
+        assert out["amavis"]["virus"] == d["virus"] and "risk_score" not in out["event"]
+        assert not missing_line_fields(d, out)
+
+    @pytest.mark.parametrize("text, outcome, verdict", [
+        ("Nov 28 10:00:02 mx opendkim[311]: 4ABC123: DKIM verification successful", "success",
+         {"check": "dkim", "result": "pass"}),
+        ("Nov 28 10:00:02 mx opendkim[311]: 4ABC123: DKIM-Signature field added (s=mail, d=example.org)", "success",
+         {"check": "dkim", "action": "signed"}),
+        ("Nov 28 10:00:02 mx opendkim[311]: 4ABC123: bad signature data", "failure", {"check": "dkim", "result": "fail"}),
+        ("Nov 28 10:00:02 mx opendkim[311]: 4ABC123: no signature data", None, {"check": "dkim", "result": "none"}),
+        ("Nov 28 10:00:03 mx opendmarc[312]: 4ABC123: example.org fail", "failure", {"check": "dmarc", "result": "fail"}),
+        ("Nov 28 10:00:03 mx opendmarc[312]: 4ABC123: example.com none", None, {"check": "dmarc", "result": "none"}),
+        (("Nov 28 10:00:04 mx policyd-spf[313]: Softfail; identity=mailfrom; client-ip=192.0.2.7; "
+          "helo=mx.example.org; envelope-from=ann@example.org; receiver=bob@example.net"), "failure",
+         {"check": "spf", "result": "softfail"}),
+        (("Nov 28 10:00:05 mx postgrey[315]: action=greylist, reason=new, client_name=mx.example.org, "
+          "client_address=192.0.2.7, sender=ann@example.org, recipient=bob@example.net"), "failure",
+         {"check": "greylist", "action": "greylist"}),
+    ])
+    def test_authentication_and_policy_outcomes(self, text: str, outcome: Any, verdict: dict[str, str]) -> None:
+        """DKIM/DMARC/SPF results give event.outcome (pass success, fail failure, none nothing) and the verdict."""
+        out = line(text)
+        assert out["event"].get("outcome") == outcome
+        assert out["maillog2json"]["verdict"] == verdict
+
+    def test_spam_scores_are_risk_scores(self) -> None:
+        """spamd's and rspamd's scores are event.risk_score; rspamd's action gives the outcome."""
+        out = line("Nov 28 10:00:06 mx spamd[316]: spamd: result: Y 9 - BAYES_99 scantime=0.5,size=1234,"
+                   "user=nagios,uid=1209,required_score=5.0,rhost=localhost,raddr=127.0.0.1,rport=41234,"
+                   "mid=<id@example.org>,autolearn=no")
+        assert out["event"]["risk_score"] == 9.0 and "outcome" not in out["event"]
+        assert out["maillog2json"]["verdict"] == {"check": "spam", "result": "spam"}
+        out = line("Nov 28 10:00:07 mx rspamd[317]: <8d7f2a>; task; rspamd_task_write_log: id: <id@example.org>, "
+                   "qid: <4ABC123>, ip: 192.0.2.7, from: <ann@example.org>, (default: T (reject): [16.50/15.00] "
+                   "[BAYES_SPAM(5.00){99.9%;}]), len: 1234, time: 56.789ms, dns req: 3, rcpts: <bob@example.net>")
+        assert out["event"]["risk_score"] == 16.5 and out["event"]["outcome"] == "failure"
+        assert out["maillog2json"]["verdict"] == {"check": "spam", "result": "spam", "action": "reject"}
+
+    def test_clamd_found_is_malware(self) -> None:
+        """clamd's FOUND: event.category malware and threat.software.name."""
+        out = line("Nov 28 10:00:08 mx clamd[318]: /var/spool/amavisd/tmp/p001: Eicar-Signature FOUND")
+        assert out["event"]["category"] == ["malware"] and out["event"]["type"] == ["info"]
+        assert out["threat"]["software"] == {"name": ["Eicar-Signature"], "type": "Malware"}
+        assert "verdict" not in out["maillog2json"]
+
+    def test_message_filters(self) -> None:
+        """filters stay whole in maillog2json.message; verdicts by check, the highest spam score, viruses."""
+        from test_correlate_filters import AMAVIS_BLOCKED, MILTERS, SPAMD
+        docs = [d for d in self.docs(MILTERS + AMAVIS_BLOCKED + SPAMD) if d["type"] == "message"]
+        by_q = {d["queue_id"]: d for d in docs}
+        out = render(by_q["6A1B2C3D4E"])
+        msg = out["maillog2json"]["message"]
+        assert msg["filters"] == by_q["6A1B2C3D4E"]["filters"]
+        assert msg["verdicts"] == {"dkim": ["pass"], "spf": ["pass"], "dmarc": ["pass"]}
+        assert out["event"]["category"] == ["email"] and "threat" not in out and "risk_score" not in out["event"]
+        out = render(by_q["6A0000000A"])
+        assert out["maillog2json"]["message"]["verdicts"] == {"content": ["infected"]}
+        assert out["event"]["category"] == ["email", "malware"]
+        assert out["threat"]["software"]["name"] == ["Eicar-Signature", "Eicar-Test-Signature"]
+        out = render(by_q["8C9D0E1F2A"])
+        assert out["event"]["risk_score"] == 9.0
+        for d in docs:
+            assert not missing_message_fields(d, render(d))
+
+    def test_nothing_dropped_and_types(self) -> None:
+        """Every filter line keeps its native fields; risk_score is a number."""
+        from test_correlate_filters import ALL, UNMATCHED
+        for d in self.docs(ALL + UNMATCHED):
+            out = render(d)
+            lost = missing_line_fields(d, out) if d["type"] == "line" else missing_message_fields(d, out)
+            assert not lost, (d, out, lost)
+            if "risk_score" in out["event"]:
+                assert type(out["event"]["risk_score"]) is float

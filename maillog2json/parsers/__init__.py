@@ -12,7 +12,7 @@ import re
 from typing import Any, Callable, Optional
 
 from maillog2json.parsers import (
-    amavis, clamav, dovecot, opendkim, opendmarc, policyd_spf, postfix, postgrey, rspamd, spamd,
+    amavis, clamav, dovecot, opendkim, opendmarc, policyd_spf, postfix, postgrey, qmail, rspamd, sendmail, spamd,
 )
 
 Doc = dict[str, Any]
@@ -28,6 +28,9 @@ for _tags, _parse in ((amavis.TAGS, amavis.parse_amavis), (opendkim.TAGS, opendk
                       (rspamd.TAGS, rspamd.parse_rspamd)):
     FAMILIES.update(dict.fromkeys(_tags, _parse))
 FAMILIES.update(clamav.FAMILIES)
+# other MTAs: Sendmail (a tag without '/'; Postfix's own ``postfix/sendmail`` stays Postfix's) and qmail-send
+FAMILIES.update(dict.fromkeys(sendmail.TAGS, sendmail.parse_sendmail))
+FAMILIES.update(dict.fromkeys(qmail.TAGS, qmail.parse_qmail))
 
 # "last message repeated 3 times" (BSD syslogd), "message repeated 3 times: [ text ]" (rsyslog)
 RE_REPEATED = re.compile(r"(?:last )?message repeated (?P<count>\d+) times?(?:: \[ ?(?P<text>.*?) ?\])?\Z", re.S)
@@ -66,6 +69,8 @@ def resolve_program(program: Optional[str]) -> Resolved:
     if program.startswith("postfix-") and postfix.is_postfix_daemon(program):
         return program, None, _postfix  # postfix-script
     fn = FAMILIES.get(program)
+    if fn is None and sendmail.is_sendmail_tag(program):    # sendmail-in, sm-mta-out (multi-instance)
+        fn = sendmail.parse_sendmail
     if fn is None and "message repeated" in program:
         fn = _untagged
     return program, None, fn

@@ -20,6 +20,7 @@ from typing import Any, Optional
 
 import orjson
 
+from maillog2json.correlate import verdict_of
 from maillog2json.parsers.postfix.grammar import is_ip
 
 Doc = dict[str, Any]
@@ -150,6 +151,36 @@ _BY_KIND: dict[str, _Cat] = {
     "amavis.blocked": (_EMAIL, _DENIED, "failure"),
     "postgrey.greylist": (_EMAIL, _DENIED, "failure"),
     "postgrey.pass": (_EMAIL, ["allowed"], "success"),
+    "clamav.found": (["malware"], _INFO, None),
+    "clamav.milter_infected": (["email", "malware"], _INFO, None),
+    # Sendmail and qmail (their fields go under ``sendmail.*`` / ``qmail.*``)
+    "sendmail.from": (_EMAIL, _CREATION, None),
+    "sendmail.to": (_EMAIL, _INFO, _STATUS),
+    "sendmail.dsn": (_EMAIL, _CREATION, None),
+    "sendmail.done": (_EMAIL, _DELETION, None),
+    "sendmail.lost": (_NET, _CONN_END, "failure"),
+    "sendmail.no_transaction": (_NET, _CONN_END, None),
+    "sendmail.null_connection": (_NET, _CONN_END, None),
+    "sendmail.collect": (_EMAIL, _ERROR, "failure"),
+    "sendmail.auth": (_AUTH, _START, "success"),
+    "sendmail.starttls": (_NET, _PROTO, "success"),
+    "sendmail.starttls_error": (_NET, _PROTO_ERROR, "failure"),
+    "sendmail.attack": (_NET, _DENIED, "failure"),
+    "sendmail.pregreet": (_NET, _DENIED, "failure"),
+    "sendmail.expn": (_NET, _PROTO, None),
+    "sendmail.vrfy": (_NET, _PROTO, None),
+    "sendmail.address_error": (_EMAIL, _DENIED, "failure"),
+    "sendmail.quarantine": (_EMAIL, _CHANGE, None),
+    "sendmail.syserr": (_EMAIL, _ERROR, None),
+    "sendmail.throttle": (_PROC, _ERROR, "failure"),
+    "sendmail.unthrottle": (_PROC, _CHANGE, None),
+    "qmail.new": (_EMAIL, _CREATION, None),
+    "qmail.delivery": (_EMAIL, _INFO, _STATUS),
+    "qmail.end": (_EMAIL, _DELETION, None),
+    "qmail.bounce": (_EMAIL, _CREATION, None),
+    "qmail.triple_bounce": (_EMAIL, _DELETION, "failure"),
+    "qmail.status": (_PROC, _INFO, None),
+    "qmail.alert": (_EMAIL, _ERROR, None),
 }
 _DEFAULT: _Cat = (_EMAIL, _INFO, None)
 
@@ -174,21 +205,111 @@ _FAMILY: dict[str, tuple[str, Optional[str]]] = {
     "unparsed": ("maillog2json", None),
     "syslog": ("maillog2json", None),
 }
-for _name in ("amavis", "spamd", "rspamd", "clamav", "opendkim", "opendmarc", "policyd_spf", "postgrey"):
+for _name in ("amavis", "spamd", "rspamd", "clamav", "opendkim", "opendmarc", "policyd_spf", "postgrey",
+              "sendmail", "qmail"):
     _FAMILY[_name] = (_name, _name)
 _POSTFIX = ("postfix", "postfix")
+_POSTFIX_LEVELS = frozenset(("warning", "error", "fatal", "panic", "info"))
+
+# -- filter verdicts (amavis, milters, policy servers, spam and virus scanners) -----------------
+# An authentication result -> event.outcome (none, neutral, policy...: no outcome).
+_AUTH_OUTCOME = {"pass": "success", "bestguesspass": "success", "fail": "failure", "softfail": "failure",
+                 "permerror": "failure", "temperror": "failure", "reject": "failure", "quarantine": "failure"}
+# rspamd's action -> event.outcome: did the message go on?
+_RSPAMD_OUTCOME = {"no action": "success", "add header": "success", "rewrite subject": "success",
+                   "greylist": "failure", "soft reject": "failure", "reject": "failure"}
+_SPAM_SCORE = {"spam": "score", "content": "score"}     # check -> the entry field with its spam score
+
+
+def _malware(g: dict[str, dict[str, Any]], event: dict[str, Any], viruses: Any) -> None:
+    """A virus was found: event.category malware, the names in threat.software.name."""
+    names = [viruses] if isinstance(viruses, str) else list(viruses)
+    g["threat"] = {"software": {"name": names, "type": "Malware"}}
+    cat = event.get("category") or []
+    if "malware" not in cat:
+        event["category"] = [*cat, "malware"]
+    if "info" not in event["type"]:
+        event["type"] = [*event["type"], "info"]
+
+
+def _verdict_fields(doc: Doc, g: dict[str, dict[str, Any]], event: dict[str, Any]) -> None:
+    """The ECS fields of a filter's line (see docs/ecs.md, "Filter verdicts")."""
+    v = verdict_of(doc)
+    if v is not None:
+        check, result, action = v
+        verdict: dict[str, Any] = {"check": check}
+        if result is not None:
+            verdict["result"] = result
+        if action is not None:
+            verdict["action"] = action
+        g["maillog2json"]["verdict"] = verdict
+        if check in ("dkim", "dmarc", "spf") and "outcome" not in event:
+            o = _AUTH_OUTCOME.get(result) if result is not None else ("success" if action == "signed" else None)
+            if o is not None:
+                event["outcome"] = o
+        elif doc["kind"] == "rspamd.result":
+            o = _RSPAMD_OUTCOME.get(action)  # type: ignore[arg-type]
+            if o is not None:
+                event["outcome"] = o
+    score = doc.get("hits") if doc["kind"].startswith("amavis.") else doc.get("score")
+    if isinstance(score, (int, float)) and not isinstance(score, bool) and score == score:   # not NaN
+        event["risk_score"] = float(score)
+    virus = doc.get("virus")
+    if virus:
+        _malware(g, event, virus)
+
+
+# the kinds _verdict_fields looks at: every verdict, and the scanners' lines that name a virus or score
+_VERDICT_KINDS = frozenset(("amavis.passed", "amavis.blocked", "opendkim.signed", "opendkim.verified",
+                            "opendkim.ssl_error", "opendkim.bad_signature", "opendkim.key_retrieval_failed",
+                            "opendkim.no_signature", "opendmarc.result", "opendmarc.spf", "policyd_spf.result",
+                            "policyd_spf.reject", "policyd_spf.defer", "postgrey.greylist", "postgrey.pass",
+                            "spamd.result", "spamd.spam", "spamd.clean", "rspamd.result", "clamav.found",
+                            "clamav.smtp_verdict", "clamav.milter_infected"))
+
+
+def _message_filters(filters: list[dict[str, Any]], out: Doc, event: dict[str, Any]) -> dict[str, list[str]]:
+    """A message's verdicts: ``maillog2json.message.verdicts`` (check -> results), the highest
+    spam score as event.risk_score, the viruses in threat.software.name."""
+    verdicts: dict[str, list[str]] = {}
+    viruses: list[str] = []
+    risk: Optional[float] = None
+    for f in filters:
+        check = f.get("check")
+        value = f.get("result") or f.get("action")
+        if check and value:
+            seen = verdicts.setdefault(check, [])
+            if value not in seen:
+                seen.append(value)
+        score = f.get(_SPAM_SCORE.get(check, ""))      # type: ignore[arg-type]
+        if (isinstance(score, (int, float)) and not isinstance(score, bool) and score == score
+                and (risk is None or score > risk)):
+            risk = float(score)
+        for name in f.get("virus") or ():
+            if name not in viruses:
+                viruses.append(name)
+    if risk is not None:
+        event["risk_score"] = risk
+    if viruses:
+        out["threat"] = {"software": {"name": viruses, "type": "Malware"}}
+        event["category"] = [*event["category"], "malware"]
+    return verdicts
+
 
 # kind -> (namespace, event template without action/outcome-from-status, outcome source)
-_KIND_CACHE: dict[str, tuple[str, dict[str, Any], Optional[str]]] = {}
+# (the outcome source is _STATUS, a fixed outcome, None, or _verdict_fields for the filters' kinds)
+_KIND_CACHE: dict[str, tuple[str, dict[str, Any], Any]] = {}
 
 
-def _kind_info(kind: str) -> tuple[str, dict[str, Any], Optional[str]]:
+def _kind_info(kind: str) -> tuple[str, dict[str, Any], Any]:
     """A kind's namespace, its event fields, and where its outcome comes from (cached)."""
     family, _, suffix = kind.rpartition(".")
     if not family:
         family = suffix
     first = family.split(".", 1)[0]
     ns, module = _FAMILY.get(first, _POSTFIX)
+    if first == "sendmail" and suffix in _POSTFIX_LEVELS:     # Postfix's sendmail(1): sendmail.fatal
+        ns, module = _POSTFIX
     cat = _BY_KIND.get(kind) or _BY_SUFFIX.get(suffix) or _DEFAULT
     if cat is _DEFAULT and ns == "maillog2json":
         cat = (None, _INFO, None)
@@ -199,9 +320,11 @@ def _kind_info(kind: str) -> tuple[str, dict[str, Any], Optional[str]]:
     if cat[0] is not None:
         event["category"] = cat[0]
     event["type"] = cat[1]
-    outcome = cat[2]
+    outcome: Any = cat[2]
     if outcome is not None and outcome != _STATUS:
         event["outcome"] = outcome
+    if kind in _VERDICT_KINDS:
+        outcome = _verdict_fields
     info = (ns, event, outcome)
     if len(_KIND_CACHE) < 4096:
         _KIND_CACHE[kind] = info
@@ -410,10 +533,13 @@ def _line(doc: Doc) -> Doc:
             g["process"] = {"name": name}
         else:
             proc["name"] = name
-    if info[2] == _STATUS:
+    src = info[2]
+    if src == _STATUS:
         o = _DELIVERY_OUTCOME.get(doc.get("status"))  # type: ignore[arg-type]
         if o is not None:
             event["outcome"] = o
+    elif src is _verdict_fields:
+        _verdict_fields(doc, g, event)
     tls = g.get("tls")
     if tls is not None and "cipher" in tls:
         tls["established"] = True
@@ -447,6 +573,9 @@ _MSG_EVENT = {"kind": "event", "dataset": "maillog2json.message", "module": "pos
 
 def _message(doc: Doc) -> Doc:
     event = dict(_MSG_EVENT)
+    mta = doc.get("mta")
+    if mta is not None:             # Sendmail and qmail messages
+        event["module"] = mta
     out: Doc = {}
     msg: dict[str, Any] = {}
     m2j: dict[str, Any] = {}
@@ -489,6 +618,11 @@ def _message(doc: Doc) -> Doc:
             to = [r["to"] for r in v if r.get("to") is not None]
             if to:
                 email["to"] = {"address": list(dict.fromkeys(to))}
+        elif k == "filters":
+            msg[k] = v
+            verdicts = _message_filters(v, out, event)
+            if verdicts:
+                msg["verdicts"] = verdicts
         elif k == "client":
             rest: dict[str, Any] = {}
             for ck, cv in v.items():

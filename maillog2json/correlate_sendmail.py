@@ -1,0 +1,578 @@
+"""Message documents for Sendmail and qmail: the same contract as Postfix's (see
+:func:`maillog2json.correlate.render_message` and docs/schema.md "Message documents").
+
+Sendmail (:class:`SendmailTracker`): a message is keyed by (host, queue id). Its lines are
+the session's rejects (``ruleset=check_rcpt ... reject=``, ``<a@b>... User unknown``), the
+``from=`` line, then one ``to=`` line per delivery attempt (one line may name several
+recipients). Sendmail logs no "removed" line (8.16's ``done;`` when it does), so a message
+ends when:
+
+* a ``done;`` line is read;
+* every recipient has a final status (sent, bounced, expired, rejected) and there are at
+  least ``nrcpts`` of them (``nrcpts=0``: nothing was accepted);
+* the client went away (``lost input channel``, ``timeout waiting for input``, ``collect:``
+  errors) and no delivery was logged;
+
+then it is written after the tracker's *linger* of log time. When every known recipient is
+final but fewer than ``nrcpts`` were seen (or ``from=`` was not in view), it is written
+after :data:`QUIET` seconds of log time without a line for it. A deferred recipient keeps
+the message in flight until a later queue run decides it, or until ``expire_after``
+(written with ``complete: false``). DSN notices (``q1: q2: DSN: ...``) link both messages
+(``bounces`` / ``bounce_of``).
+
+qmail (:class:`QmailTracker`): keyed by (host, message number); ``starting delivery N:
+msg M to ...`` maps the delivery number to the message until ``delivery N:`` reports
+its result; ``end msg M`` ends it (after the linger). ``bounce msg M qp P`` is linked to
+the bounce message whose ``info msg`` line carries ``qp P``.
+
+Both keep in-flight state as plain data for :meth:`snapshot`/:meth:`restore`, and are
+driven by :class:`maillog2json.correlate.MessageTracker` (which owns the output list and the
+counters).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import OrderedDict
+from typing import Any, Callable, Optional
+
+from maillog2json.correlate import _epoch, _is_loopback, _msg_id
+
+Doc = dict[str, Any]
+
+QUIET = 300.0        # seconds of log time: all known recipients final, but fewer than nrcpts seen
+FINAL = frozenset(("sent", "bounced", "expired", "rejected", "discarded"))
+
+_MSG_FIELDS = ("host", "queue_ids", "first_seen", "last_seen", "last_epoch", "first_line_id", "message_id",
+               "sender", "size", "nrcpt", "client", "origin", "uid", "events", "flags", "reason", "links",
+               "lines", "complete", "deadline", "done", "extra")
+
+
+class MtaMessage:
+    """One Sendmail or qmail message in flight (plain data, for snapshots)."""
+
+    __slots__ = _MSG_FIELDS
+
+    def __init__(self, host: Optional[str], qid: str, doc: Doc) -> None:
+        self.host = host
+        self.queue_ids = [qid]
+        self.first_seen = doc["timestamp"]
+        self.last_seen = doc["timestamp"]
+        self.last_epoch = _epoch(doc["timestamp"]) or 0.0
+        self.first_line_id = doc["_id"]
+        self.message_id: Optional[str] = None
+        self.sender: Optional[str] = None
+        self.size: Optional[int] = None
+        self.nrcpt: Optional[int] = None
+        self.client: dict[str, Any] = {}
+        self.origin: Optional[str] = None
+        self.uid: Optional[int] = None
+        self.events: list[dict[str, Any]] = []
+        self.flags: dict[str, Any] = {}
+        self.reason: Optional[str] = None
+        self.links: dict[str, Any] = {}
+        self.lines = 0
+        self.complete = False
+        self.deadline = 0.0
+        self.done = False
+        self.extra: dict[str, Any] = {}
+
+    def to_state(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in _MSG_FIELDS}
+
+    @classmethod
+    def from_state(cls, d: dict[str, Any]) -> "MtaMessage":
+        m = cls.__new__(cls)
+        for k in _MSG_FIELDS:
+            setattr(m, k, d[k])
+        return m
+
+
+def _key(host: Optional[str], qid: Any) -> str:
+    return f"{host}\x00{qid}"
+
+
+class _Base:
+    """What both trackers share: messages by key, lingering with deadlines, expiry, output."""
+
+    mta = ""
+
+    def __init__(self, emit: Callable[[Doc], None], counters: dict[str, int], expire_after: float,
+                 max_inflight: int, linger: float) -> None:
+        self.emit = emit
+        self.counters = counters
+        self.expire_after = expire_after
+        self.max_inflight = max_inflight
+        self.linger = linger
+        self.messages: OrderedDict[str, MtaMessage] = OrderedDict()   # oldest activity first
+        self.pending: list[tuple[float, int, str]] = []               # (deadline, seq, key) heap
+        self.seq = 0
+        self.notices: dict[str, dict[str, Any]] = {}                  # notice key -> its original
+
+    # -- bookkeeping
+    def _touch(self, msg: MtaMessage, doc: Doc) -> None:
+        msg.lines += 1
+        ts = doc["timestamp"]
+        if ts is not None:
+            msg.last_seen = ts
+            msg.last_epoch = max(msg.last_epoch, _epoch(ts) or 0.0)
+        key = _key(msg.host, msg.queue_ids[0])
+        if key in self.messages:
+            self.messages.move_to_end(key)
+        if msg.deadline:            # a line for a message waiting to be written: wait again from it
+            self._schedule(msg, msg.extra.get("wait", self.linger))
+
+    def _get(self, doc: Doc, create: bool = True) -> Optional[MtaMessage]:
+        qid = doc["queue_id"]
+        if qid is None:
+            return None
+        key = _key(doc["host"], qid)
+        msg = self.messages.get(key)
+        if msg is None and create:
+            msg = self.messages[key] = MtaMessage(doc["host"], qid, doc)
+            notice = self.notices.pop(key, None)
+            if notice is not None:
+                msg.links["bounce_of"] = notice
+                msg.origin = "bounce"
+                msg.sender = ""
+            while len(self.messages) > self.max_inflight:
+                _, old = next(iter(self.messages.items()))
+                self.counters["evicted"] += 1
+                self._write(old)
+        return msg
+
+    def _schedule(self, msg: MtaMessage, wait: float) -> None:
+        msg.extra["wait"] = wait
+        msg.deadline = msg.last_epoch + wait
+        self.seq += 1
+        heapq.heappush(self.pending, (msg.deadline, self.seq, _key(msg.host, msg.queue_ids[0])))
+
+    def _unschedule(self, msg: MtaMessage) -> None:
+        msg.deadline = 0.0          # heap entries of it are skipped when they come up
+        msg.extra.pop("wait", None)
+
+    def advance(self, now: float) -> None:
+        pending = self.pending
+        while pending and pending[0][0] <= now:
+            _, _, key = heapq.heappop(pending)
+            msg = self.messages.get(key)
+            if msg is not None and msg.deadline and msg.deadline <= now:
+                self._write(msg)
+        limit = now - self.expire_after
+        while self.messages:
+            _, msg = next(iter(self.messages.items()))
+            if msg.last_epoch >= limit:
+                break
+            self.counters["expired"] += 1
+            self._write(msg)
+
+    def rebase(self, now: float) -> None:
+        """Log time went back (see MessageTracker._rebase): write what waits, age the rest from now."""
+        for msg in [m for m in self.messages.values() if m.deadline]:
+            self._write(msg)
+        self.pending.clear()
+        for msg in self.messages.values():
+            if msg.last_epoch > now:
+                msg.last_epoch = now
+
+    def finish(self) -> None:
+        for msg in list(self.messages.values()):
+            self._write(msg)
+        self.pending.clear()
+        self.notices.clear()
+
+    def _write(self, msg: MtaMessage) -> None:
+        key = _key(msg.host, msg.queue_ids[0])
+        if self.messages.get(key) is msg:
+            del self.messages[key]
+        if msg.deadline and msg.extra.get("ended"):
+            msg.complete = True
+        if not msg.complete:
+            self.counters["incomplete"] += 1
+        self.counters["messages"] += 1
+        self.emit(self.render(msg))
+
+    # -- state
+    def snapshot(self) -> dict[str, Any]:
+        return {"messages": {k: m.to_state() for k, m in self.messages.items()},
+                "pending": [list(p) for p in self.pending], "seq": self.seq, "notices": self.notices,
+                "extra": self.extra_state()}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.messages = OrderedDict((k, MtaMessage.from_state(d)) for k, d in state["messages"].items())
+        self.pending = [tuple(p) for p in state["pending"]]  # type: ignore[misc]
+        heapq.heapify(self.pending)
+        self.seq = state["seq"]
+        self.notices = state["notices"]
+        self.restore_extra(state.get("extra") or {})
+
+    def extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def restore_extra(self, state: dict[str, Any]) -> None:
+        pass
+
+    # -- output
+    def rows(self, msg: MtaMessage) -> list[dict[str, Any]]:
+        """Recipient entries: one per address, the last deciding attempt's outcome."""
+        rows: dict[str, dict[str, Any]] = {}
+        for ev in msg.events:
+            to = ev.get("to")
+            if to is None:
+                continue
+            row = rows.get(to)
+            if row is None:
+                row = rows[to] = {"to": to, "orig_to": None, "status": None, "dsn": None, "relay": None,
+                                  "reply": None, "delay": None, "attempts": []}
+            row["attempts"].append({k: v for k, v in ev.items() if v is not None})
+            if ev["kind"] == "reject":
+                if row["status"] in (None, "deferred", "queued"):
+                    row["status"] = "rejected"
+                    row["dsn"] = ev.get("dsn")
+                    parts = [str(ev["code"])] if ev.get("code") else []
+                    if ev.get("dsn"):
+                        parts.append(ev["dsn"])
+                    parts.append(ev.get("reason") or "")
+                    row["reply"] = " ".join(parts)
+                continue
+            row["status"] = ev.get("status")
+            for f in ("dsn", "relay", "reply", "delay"):
+                row[f] = ev.get(f)
+        out = list(rows.values())
+        for row in out:
+            if row["status"] in (None, "queued"):
+                row["status"] = "deferred"
+            if msg.flags.get("discarded") and row["status"] == "deferred":
+                row["status"] = "discarded"
+        return out
+
+    def render(self, msg: MtaMessage) -> Doc:
+        rows = self.rows(msg)
+        statuses = [r["status"] for r in rows]
+        complete = bool(msg.complete)
+        if statuses:
+            status = statuses[0] if len(set(statuses)) == 1 else "mixed"
+        elif msg.flags.get("rejected"):
+            status = "rejected"
+        elif msg.flags.get("discarded"):
+            status = "discarded"
+        elif msg.flags.get("aborted"):
+            status = "aborted"
+        else:
+            status = "unknown" if complete else "deferred"
+        doc: Doc = {
+            "type": "message",
+            "_id": _msg_id("msg", msg.first_line_id),
+            "status": status,
+            "complete": complete,
+            "host": msg.host,
+            "queue_id": msg.queue_ids[0],
+            "queue_ids": list(msg.queue_ids),
+            "first_seen": msg.first_seen,
+            "last_seen": msg.last_seen,
+            "message_id": msg.message_id,
+            "from": msg.sender,
+            "size": msg.size,
+            "nrcpt": msg.nrcpt,
+            "client": msg.client or None,
+            "origin": msg.origin or "unknown",
+            "recipients": rows,
+            "mta": self.mta,
+        }
+        if msg.uid is not None:
+            doc["uid"] = msg.uid
+        if msg.reason:
+            doc["reason"] = msg.reason
+        if msg.flags:
+            doc["flags"] = dict(msg.flags)
+        for k, v in msg.links.items():
+            doc[k] = v
+        f, l_ = _epoch(msg.first_seen), _epoch(msg.last_seen)
+        if f is not None and l_ is not None:
+            doc["duration"] = round(l_ - f, 6)
+        doc["lines"] = msg.lines
+        return doc
+
+
+# ================================================================================ Sendmail
+class SendmailTracker(_Base):
+    """Sendmail messages by (host, queue id); see the module docstring for when one ends."""
+
+    mta = "sendmail"
+
+    def feed(self, doc: Doc) -> None:
+        kind = doc["kind"]
+        handler = self.HANDLERS.get(kind)
+        if handler is not None:
+            handler(self, doc)
+            return
+        msg = self._get(doc, create=False)
+        if msg is not None:
+            self._touch(msg, doc)
+            if kind in ("sendmail.auth", "sendmail.starttls") and doc.get("client_ip") is not None:
+                self._client_extra(msg, doc)
+
+    def _from(self, doc: Doc) -> None:
+        msg = self._get(doc)
+        assert msg is not None
+        self._touch(msg, doc)
+        msg.sender = doc.get("from")
+        msg.size = doc.get("size") if isinstance(doc.get("size"), int) else msg.size
+        nrcpt = doc.get("nrcpt")
+        if isinstance(nrcpt, int):
+            msg.nrcpt = nrcpt
+        if doc.get("message_id"):
+            msg.message_id = doc["message_id"]
+        if "client_ip" in doc or "client_host" in doc:
+            c = msg.client
+            c["host"] = doc.get("client_host")
+            c["ip"] = doc.get("client_ip")
+            if doc.get("forged"):
+                c["forged"] = True
+            if doc.get("daemon_name"):
+                c["service"] = doc["daemon_name"]
+            if doc.get("proto"):
+                c["proto"] = doc["proto"]
+        if msg.origin is None:
+            if doc.get("proto") or doc.get("daemon_name"):
+                msg.origin = "smtp"
+            elif doc.get("relay_user") or _is_loopback(doc.get("client_ip")) or doc.get("client_host") == "localhost":
+                msg.origin = "local"
+        self._check(msg)
+
+    def _client_extra(self, msg: MtaMessage, doc: Doc) -> None:
+        if doc["kind"] == "sendmail.auth" and doc.get("sasl_username"):
+            msg.client["sasl_username"] = doc["sasl_username"]
+            if doc.get("sasl_method"):
+                msg.client["sasl_method"] = doc["sasl_method"]
+        elif doc["kind"] == "sendmail.starttls":
+            msg.client["tls"] = {k: v for k, v in (("version", doc.get("tls_version")),
+                                                   ("cipher", doc.get("tls_cipher")),
+                                                   ("verify", doc.get("tls_verify"))) if v is not None}
+
+    def _to(self, doc: Doc) -> None:
+        msg = self._get(doc)
+        assert msg is not None
+        self._touch(msg, doc)
+        for to in doc.get("to") or ():
+            ev = {"kind": "delivery", "timestamp": doc["timestamp"], "queue_id": doc["queue_id"],
+                  "daemon": doc["daemon"], "to": to, "status": doc.get("status"), "dsn": doc.get("dsn"),
+                  "relay": doc.get("relay"), "delay": doc.get("delay"), "xdelay": doc.get("xdelay"),
+                  "mailer": doc.get("mailer"), "reply": doc.get("reply") or doc.get("stat"),
+                  "handoff": doc.get("queued_as")}
+            msg.events.append(ev)
+        self._check(msg)
+
+    def _reject(self, doc: Doc) -> None:
+        msg = self._get(doc)
+        if msg is None:
+            return
+        self._touch(msg, doc)
+        to = doc.get("to") if doc["kind"] != "sendmail.address_error" else doc.get("address")
+        if doc.get("stage") == "RCPT" or doc["kind"] == "sendmail.address_error":
+            msg.events.append({"kind": "reject", "timestamp": doc["timestamp"], "queue_id": doc["queue_id"],
+                               "daemon": doc["daemon"], "to": to, "stage": doc.get("stage") or "RCPT",
+                               "code": doc.get("code"), "dsn": doc.get("dsn"), "reason": doc.get("reason"),
+                               "ruleset": doc.get("ruleset")})
+        elif doc["kind"] in ("sendmail.reject", "sendmail.milter_reject"):
+            msg.flags["rejected"] = True
+            msg.reason = doc.get("reason")
+            self._end(msg)
+            return
+        if doc.get("client_ip") is not None and not msg.client:
+            msg.client = {"host": doc.get("client_host"), "ip": doc.get("client_ip")}
+        self._check(msg)
+
+    def _discard(self, doc: Doc) -> None:
+        msg = self._get(doc)
+        if msg is None:
+            return
+        self._touch(msg, doc)
+        msg.flags["discarded"] = doc.get("reason") or True
+        self._check(msg)
+
+    def _aborted(self, doc: Doc) -> None:
+        msg = self._get(doc, create=False)
+        if msg is None:
+            return
+        self._touch(msg, doc)
+        what = {"sendmail.lost": "lost input channel", "sendmail.timeout": "timeout waiting for input",
+                "sendmail.collect": "collect error"}[doc["kind"]]
+        after = doc.get("after") or doc.get("during")
+        msg.flags["aborted"] = f"{what} after {after}" if doc["kind"] == "sendmail.lost" and after else \
+            (f"{what} during {after}" if after else what)
+        if not any(e["kind"] == "delivery" for e in msg.events):
+            msg.reason = msg.flags["aborted"]
+            self._end(msg)
+
+    def _dsn(self, doc: Doc) -> None:
+        msg = self._get(doc)
+        assert msg is not None
+        self._touch(msg, doc)
+        notice_qid = doc.get("notice_queue_id")
+        entry = {"queue_id": notice_qid, "notice": doc.get("notice")}
+        msg.links.setdefault("bounces", []).append(entry)
+        link = {"queue_id": msg.queue_ids[0], "message_id": msg.message_id, "notice": doc.get("notice")}
+        nkey = _key(msg.host, notice_qid)
+        notice = self.messages.get(nkey)
+        if notice is not None and notice is not msg:
+            notice.links["bounce_of"] = link
+            notice.origin = "bounce"
+            if notice.sender is None:
+                notice.sender = ""
+        else:
+            if len(self.notices) > self.max_inflight:
+                self.notices.pop(next(iter(self.notices)))
+            self.notices[nkey] = link
+        self._check(msg)
+
+    def _done(self, doc: Doc) -> None:
+        msg = self._get(doc, create=False)
+        if msg is None:
+            return
+        self._touch(msg, doc)
+        self._end(msg)
+
+    # -- ends
+    def _end(self, msg: MtaMessage) -> None:
+        msg.extra["ended"] = True
+        self._schedule(msg, self.linger)
+        if self.linger <= 0:
+            self._write(msg)
+
+    def _check(self, msg: MtaMessage) -> None:
+        """Decide whether the message is over (see the module docstring)."""
+        if msg.extra.get("ended"):
+            return
+        statuses: dict[str, str] = {}
+        for ev in msg.events:
+            if ev["kind"] == "reject":
+                statuses.setdefault(ev.get("to") or "", "rejected")
+            else:
+                statuses[ev.get("to") or ""] = ev.get("status") or ""
+        delivered = sum(1 for e in msg.events if e["kind"] == "delivery" and e.get("status") in FINAL)
+        pending = [s for s in statuses.values() if s not in FINAL]
+        if pending:
+            self._unschedule(msg)
+            return
+        if msg.nrcpt == 0 and msg.sender is not None:
+            if any(s == "rejected" for s in statuses.values()) or not statuses:
+                self._end(msg)
+            return
+        if not statuses:
+            return
+        if msg.nrcpt is not None and delivered >= msg.nrcpt:
+            self._end(msg)
+        else:
+            self._schedule(msg, max(QUIET, self.linger))
+            msg.extra["ended"] = False
+            msg.extra["quiet"] = True
+
+    def _write(self, msg: MtaMessage) -> None:
+        if msg.extra.get("quiet") and msg.deadline:
+            msg.complete = True      # quiet end: every recipient seen is final
+        super()._write(msg)
+
+    HANDLERS: dict[str, Callable[["SendmailTracker", Doc], None]] = {
+        "sendmail.from": _from,
+        "sendmail.to": _to,
+        "sendmail.reject": _reject,
+        "sendmail.milter_reject": _reject,
+        "sendmail.address_error": _reject,
+        "sendmail.discard": _discard,
+        "sendmail.milter_discard": _discard,
+        "sendmail.lost": _aborted,
+        "sendmail.timeout": _aborted,
+        "sendmail.collect": _aborted,
+        "sendmail.dsn": _dsn,
+        "sendmail.done": _done,
+    }
+
+
+# ================================================================================ qmail
+class QmailTracker(_Base):
+    """qmail-send messages by (host, message number); deliveries mapped to their message."""
+
+    mta = "qmail"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deliveries: dict[str, list[Any]] = {}      # (host, delivery id) -> [message key, to, channel]
+        self.bounce_qp: dict[str, str] = {}               # (host, qp) -> message key of the bounced message
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"deliveries": self.deliveries, "bounce_qp": self.bounce_qp}
+
+    def restore_extra(self, state: dict[str, Any]) -> None:
+        self.deliveries = state.get("deliveries", {})
+        self.bounce_qp = state.get("bounce_qp", {})
+
+    def finish(self) -> None:
+        super().finish()
+        self.deliveries.clear()
+        self.bounce_qp.clear()
+
+    def feed(self, doc: Doc) -> None:
+        kind = doc["kind"]
+        if kind == "qmail.delivery":
+            return self._delivery(doc)
+        msg = self._get(doc, create=kind in ("qmail.new", "qmail.info", "qmail.starting_delivery"))
+        if msg is None:
+            return
+        self._touch(msg, doc)
+        if kind == "qmail.info":
+            msg.sender = doc.get("from")
+            msg.size = doc.get("size")
+            msg.uid = doc.get("uid")
+            qp = doc.get("qp")
+            msg.extra["qp"] = qp
+            orig = self.bounce_qp.pop(_key(msg.host, qp), None)
+            if orig is not None:
+                omsg = self.messages.get(orig)
+                msg.origin = "bounce"
+                msg.links["bounce_of"] = {"queue_id": orig.split("\x00", 1)[1],
+                                          "message_id": None, "notice": "non_delivery"}
+                if omsg is not None:
+                    for b in omsg.links.get("bounces", []):
+                        if b.get("qp") == qp:
+                            b["queue_id"] = msg.queue_ids[0]
+        elif kind == "qmail.starting_delivery":
+            self.deliveries[_key(msg.host, doc["delivery_id"])] = [_key(msg.host, msg.queue_ids[0]),
+                                                                   doc.get("to"), doc.get("channel")]
+            if len(self.deliveries) > self.max_inflight:
+                self.deliveries.pop(next(iter(self.deliveries)))
+        elif kind == "qmail.end":
+            msg.extra["ended"] = True
+            self._schedule(msg, self.linger)
+            if self.linger <= 0:
+                self._write(msg)
+        elif kind == "qmail.bounce":
+            qp = doc.get("qp")
+            msg.links.setdefault("bounces", []).append({"queue_id": None, "notice": "non_delivery", "qp": qp})
+            self.bounce_qp[_key(msg.host, qp)] = _key(msg.host, msg.queue_ids[0])
+        elif kind == "qmail.triple_bounce":
+            msg.flags["discarded"] = "triple bounce"
+
+    def _delivery(self, doc: Doc) -> None:
+        d = self.deliveries.get(_key(doc["host"], doc.get("delivery_id")))
+        if d is None:
+            return
+        self.deliveries.pop(_key(doc["host"], doc.get("delivery_id")), None)   # a delivery reports once
+        msg = self.messages.get(d[0])
+        if msg is None:
+            return
+        self._touch(msg, doc)
+        first, now = _epoch(msg.first_seen), _epoch(doc["timestamp"])
+        relay = doc.get("relay_ip") or ("local" if d[2] == "local" else None)
+        msg.events.append({"kind": "delivery", "timestamp": doc["timestamp"], "queue_id": msg.queue_ids[0],
+                           "daemon": doc["daemon"], "to": d[1], "channel": d[2], "status": doc.get("status"),
+                           "dsn": doc.get("dsn"), "relay": relay,
+                           "delay": round(now - first, 6) if first is not None and now is not None else None,
+                           "reply": doc.get("reply_text") or doc.get("reply")})
+
+    def render(self, msg: MtaMessage) -> Doc:
+        doc = super().render(msg)
+        for b in doc.get("bounces", ()):
+            b.pop("qp", None)
+        return doc
+
