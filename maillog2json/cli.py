@@ -38,30 +38,30 @@ Examples:
 """
 
 
-def _duration(value: str) -> float:
-    """'6d', '12h', '90m', '3600s' or plain seconds -> seconds."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    v = value.strip().lower()
+def _with_unit(value: Any, units: dict[str, float], example: str) -> float:
+    """A number with an optional one-letter unit suffix ('6d', '512M') times that unit."""
+    v = str(value).strip().lower()
     try:
         if v and v[-1] in units:
             return float(v[:-1]) * units[v[-1]]
         return float(v)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a duration (like 6d, 12h, 90m or 3600)") from None
+        raise click.BadParameter(f"{example}") from None
+
+
+def _duration(value: str) -> float:
+    """'6d', '12h', '90m', '3600s' or plain seconds -> seconds."""
+    return _with_unit(value, {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800},
+                      f"{value!r} is not a duration (like 6d, 12h, 90m or 3600)")
 
 
 def _size(value: Any) -> int:
-    """'512M', '2G', '100k' or plain bytes -> bytes."""
+    """'512M', '2G', '100k' (also 512MiB, 2GB) or plain bytes -> bytes."""
     if isinstance(value, int):
         return value
-    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
     v = str(value).strip().lower().removesuffix("b").removesuffix("i")
-    try:
-        if v and v[-1] in units:
-            return int(float(v[:-1]) * units[v[-1]])
-        return int(v)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a size (like 512M, 2G or 1048576)") from None
+    return int(_with_unit(v, {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40},
+                          f"{value!r} is not a size (like 512M, 2G or 1048576)"))
 
 
 def _seconds(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
@@ -189,7 +189,10 @@ def run(ctx: click.Context, files: tuple[str, ...], emit: str, year: Optional[in
         tzinfo = parse_tz(tz)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--tz") from None
-    expire_seconds = _duration(expire_after)
+    try:
+        expire_seconds = _duration(expire_after)
+    except click.BadParameter as exc:
+        raise click.BadParameter(exc.message, param_hint="--expire-after") from None
     options = Options(emit_lines=emit in ("lines", "all"), emit_messages=emit in ("messages", "all"),
                       max_line=max_line_bytes, schema=schema)
     if follow and files:

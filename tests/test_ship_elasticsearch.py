@@ -24,6 +24,27 @@ SAMPLE = SAMPLES / "realpostfix-seed7" / "mail.traditional.log"
 BASE = [sys.executable, "-m", "maillog2json", "--year", "2026", "--tz", "UTC"]
 
 
+_spawned: list[subprocess.Popen] = []
+
+
+def spawn(*args, **kw) -> subprocess.Popen:
+    """subprocess.Popen, killed at the end of the test if it is still running (a failed
+    assertion must not leave a maillog2json retrying forever)."""
+    p = subprocess.Popen(*args, **kw)
+    _spawned.append(p)
+    return p
+
+
+@pytest.fixture(autouse=True)
+def _reap():
+    yield
+    while _spawned:
+        p = _spawned.pop()
+        if p.poll() is None:
+            p.kill()
+            p.wait(10)
+
+
 def client(url: str):
     from elasticsearch import Elasticsearch
     return Elasticsearch(url, request_timeout=30)
@@ -128,7 +149,7 @@ def test_a_read_only_block_is_retried_until_lifted(es_url):
     es.indices.create(index=lt)
     es.indices.put_settings(index=lt, settings={"index.blocks.read_only_allow_delete": True})
     want_lines, _ = expected_ids(SAMPLES / "maillog-small.log", "--emit", "lines")
-    proc = subprocess.Popen(BASE + ["--elasticsearch", es_url, "--es-lines-target", lt, "--es-messages-target",
+    proc = spawn(BASE + ["--elasticsearch", es_url, "--es-lines-target", lt, "--es-messages-target",
                                     mt, "--emit", "lines", "--flush-interval", "0.1", "--stats",
                                     str(SAMPLES / "maillog-small.log")],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -149,9 +170,25 @@ def test_server_stopped_mid_run_and_started_again_loses_and_doubles_nothing(es_s
     lt, mt = targets()
     data = SAMPLE.read_bytes().splitlines(keepends=True)
     want_lines, want_msgs = expected_ids()
-    proc = subprocess.Popen(BASE + ["--elasticsearch", url, "--es-lines-target", lt, "--es-messages-target", mt,
+    proc = spawn(BASE + ["--elasticsearch", url, "--es-lines-target", lt, "--es-messages-target", mt,
                                     "--flush-interval", "0.1", "--stats", "-"],
                             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _stop_and_start_mid_stream(proc, data, es_server, url, lt)
+        out, err = proc.communicate(timeout=180)      # closes stdin: end of input
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 0, err.decode()
+    got_lines = ids_in(url, lt)
+    assert len(got_lines) == len(set(got_lines)) == len(want_lines)
+    assert sorted(got_lines) == sorted(want_lines)
+    assert sorted(ids_in(url, mt)) == sorted(want_msgs)
+    assert stat(err, "failures") >= 1
+
+
+def _stop_and_start_mid_stream(proc, data, es_server, url, lt) -> None:
     half = len(data) // 2
     proc.stdin.write(b"".join(data[:half]))
     proc.stdin.flush()
@@ -169,13 +206,6 @@ def test_server_stopped_mid_run_and_started_again_loses_and_doubles_nothing(es_s
     time.sleep(2.0)
     assert proc.poll() is None
     es_server.start()
-    out, err = proc.communicate(timeout=180)      # closes stdin: end of input
-    assert proc.returncode == 0, err.decode()
-    got_lines = ids_in(url, lt)
-    assert len(got_lines) == len(set(got_lines)) == len(want_lines)
-    assert sorted(got_lines) == sorted(want_lines)
-    assert sorted(ids_in(url, mt)) == sorted(want_msgs)
-    assert stat(err, "failures") >= 1
 
 
 def test_sigkill_mid_run_then_restart_with_the_same_state_and_spool_loses_nothing(es_server, tmp_path):
@@ -190,16 +220,18 @@ def test_sigkill_mid_run_then_restart_with_the_same_state_and_spool_loses_nothin
                   "--elasticsearch", url, "--es-lines-target", lt, "--es-messages-target", mt,
                   "--flush-interval", "0.1", "--queue-size", "300"]
     es_server.stop()                          # the sink is down: documents go to the spool
-    first = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while not state.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert state.exists(), "the state is saved (after the spool was synced)"
-    time.sleep(0.5)
-    first.kill()                              # SIGKILL: no goodbye, no flush
-    first.wait(10)
+    first = spawn(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not state.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert state.exists(), "the state is saved (after the spool was synced)"
+        time.sleep(0.5)
+    finally:
+        first.kill()                          # SIGKILL: no goodbye, no flush
+        first.wait(10)
     es_server.start()
-    second = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    second = spawn(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
         got: list[str] = []

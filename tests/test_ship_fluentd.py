@@ -22,6 +22,27 @@ SAMPLE = SAMPLES / "realpostfix-seed7" / "mail.traditional.log"
 BASE = [sys.executable, "-m", "maillog2json", "--year", "2026", "--tz", "UTC"]
 
 
+_spawned: list[subprocess.Popen] = []
+
+
+def spawn(*args, **kw) -> subprocess.Popen:
+    """subprocess.Popen, killed at the end of the test if it is still running (a failed
+    assertion must not leave a maillog2json retrying forever)."""
+    p = subprocess.Popen(*args, **kw)
+    _spawned.append(p)
+    return p
+
+
+@pytest.fixture(autouse=True)
+def _reap():
+    yield
+    while _spawned:
+        p = _spawned.pop()
+        if p.poll() is None:
+            p.kill()
+            p.wait(10)
+
+
 def expected(path: Path, *extra: str) -> list[dict]:
     """The documents maillog2json writes to stdout for ``path``, in the ECS spelling
     (what the Fluentd sink sends by default)."""
@@ -113,7 +134,7 @@ def test_receiver_down_for_a_while_loses_nothing():
     port = rx.port
     rx.stop()                             # down before the run starts
     want = expected(SAMPLE)
-    proc = subprocess.Popen(BASE + ["--fluentd", f"127.0.0.1:{port}", "--flush-interval", "0.05",
+    proc = spawn(BASE + ["--fluentd", f"127.0.0.1:{port}", "--flush-interval", "0.05",
                                     "--queue-size", "500", "--stats", str(SAMPLE)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     time.sleep(2.0)
@@ -137,7 +158,7 @@ def test_sigterm_with_the_receiver_down_spools_and_the_next_run_delivers(tmp_pat
     rx.stop()
     spool = tmp_path / "spool"
     want = expected(SAMPLE)
-    proc = subprocess.Popen(BASE + ["--fluentd", f"127.0.0.1:{port}", "--spool", str(spool),
+    proc = spawn(BASE + ["--fluentd", f"127.0.0.1:{port}", "--spool", str(spool),
                                     "--queue-size", "200", "--shutdown-grace", "0.5", "--stats", str(SAMPLE)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     # the whole file is read (the spool takes what memory cannot), then delivery is retried
@@ -186,7 +207,7 @@ def test_omprog_answers_ok_only_once_the_documents_are_delivered(rx):
     """Under rsyslog's omprog without a spool, a message is confirmed once Fluentd acked its
     documents: after each OK, the receiver already has them."""
     lines = SAMPLE.read_bytes().splitlines(keepends=True)[:20]
-    proc = subprocess.Popen(BASE + ["--omprog", "--emit", "lines", "--fluentd", rx.address],
+    proc = spawn(BASE + ["--omprog", "--emit", "lines", "--fluentd", rx.address],
                             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert proc.stdout.readline() == b"OK\n"          # ready

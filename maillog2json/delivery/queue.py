@@ -226,6 +226,7 @@ class DeliveryQueue:
         self.replayed = 0               # items found in the spool at start
         self.lost = 0                   # spooled items that could not be read back
         self.closed = False
+        self._persisted = False
         if spool is not None:
             self.acked = spool.acked
             self.seq = spool.last_seq()
@@ -336,7 +337,7 @@ class DeliveryQueue:
                 self._dirty_from = max(self._dirty_from, self.acked + 1)
                 if not self._mem or self._dirty_from > self._mem[-1][0]:
                     self._dirty_from = None
-            if self.spool is not None:
+            if self.spool is not None and not self._persisted:
                 self.spool.release(self.acked)
             self._cond.notify_all()
 
@@ -364,4 +365,6 @@ class DeliveryQueue:
         """At exit, after the worker stopped: what is not acknowledged stays in the spool."""
         if self.spool is not None:
             self.checkpoint()
-            self.spool.close()
+            with self._cond:
+                self._persisted = True      # a late ack (a send that was still running) no longer
+                self.spool.close()          # touches the closed spool: those documents are resent

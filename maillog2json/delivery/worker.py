@@ -109,7 +109,9 @@ class Shipper:
         self.queue.close()
         if not delivered:
             self._abort.set()
-        self._thread.join(max(grace, 1.0) if delivered else 35.0)
+        # a request in flight may take up to the transport's timeout: its batch is still in
+        # the queue, so it is spooled below either way (and resent, at least once)
+        self._thread.join(max(grace, 1.0) if delivered else 5.0)
         left = self.queue.pending()
         self.queue.persist()
         self.counters.spooled = self.queue.spooled
