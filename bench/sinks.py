@@ -90,6 +90,7 @@ def main(argv=None) -> int:
         base = [sys.executable, "-m", "maillog2json", "--emit", "all"]
         rows = {
             "stdout": lambda r: base + [str(path)],
+            "stdout --schema ecs": lambda r: base + ["--schema", "ecs", str(path)],
             "--output file": lambda r: base + ["--output", str(tmp / f"out{r}.jsonl"), str(path)],
             "fluentd (null)": lambda r: base + ["--fluentd", f"127.0.0.1:{ports['fluentd']}", str(path)],
             "es (null)": lambda r: base + ["--elasticsearch", f"http://127.0.0.1:{ports['es']}", str(path)],
@@ -107,11 +108,11 @@ def main(argv=None) -> int:
                 walls[n].append(timed(rows[n](r)))
                 log(f"round {r + 1} {n}: {walls[n][-1]:.2f} s")
         print(f"{docs} documents from {path.name}, {args.rounds} interleaved rounds")
-        print(f"{'sink':<18} {'median s':>9} {'docs/s':>10} {'vs stdout':>10}")
+        print(f"{'sink':<20} {'median s':>9} {'docs/s':>10} {'vs stdout':>10}")
         for n in names:
             med = statistics.median(walls[n])
             ratio = statistics.median(s / w for s, w in zip(walls["stdout"], walls[n]))
-            print(f"{n:<18} {med:>9.2f} {docs / med:>10,.0f} {ratio:>9.2f}x")
+            print(f"{n:<20} {med:>9.2f} {docs / med:>10,.0f} {ratio:>9.2f}x")
     finally:
         rx.stop()
         es.stop()
