@@ -81,6 +81,12 @@ def run_ship(url: str, lines_t: str, msgs_t: str, *args: str, path: Path = SAMPL
                           cwd=ROOT, capture_output=True, timeout=timeout)
 
 
+def report(name: str, expected: int, indexed: int, sent: int, duplicates: int) -> None:
+    """One line per fault test for the figures in notes (``pytest -s ... | grep FAULT``)."""
+    print(f"\nFAULT elasticsearch {name}: expected {expected}, indexed {indexed}, lost {expected - indexed}, "
+          f"sent {sent}, duplicates (409) {duplicates}")
+
+
 def stat(stderr: bytes, name: str) -> int:
     for line in stderr.decode().splitlines():
         parts = line.split()
@@ -100,6 +106,8 @@ def test_every_document_arrives_exactly_once_and_a_rerun_only_duplicates(es_url)
     # the same file again (a rerun, a replay after a crash): nothing new, all duplicates
     p2 = run_ship(es_url, lt, mt)
     assert p2.returncode == 0, p2.stderr.decode()
+    report("rerun-same-file", len(want_lines) + len(want_msgs),
+           len(ids_in(es_url, lt)) + len(ids_in(es_url, mt)), stat(p2.stderr, "sent"), stat(p2.stderr, "duplicates"))
     assert stat(p2.stderr, "duplicates") == len(want_lines) + len(want_msgs)
     assert stat(p2.stderr, "sent") == 0
     assert len(ids_in(es_url, lt)) == len(want_lines)
@@ -135,6 +143,7 @@ def test_a_mapping_reject_goes_to_the_dead_letter_file(es_url, tmp_path):
     p = run_ship(es_url, lt, mt, "--dead-letter", str(dead), path=SAMPLES / "maillog-small.log")
     assert p.returncode == 0, p.stderr.decode()
     recs = [orjson.loads(x) for x in dead.read_bytes().splitlines()]
+    print(f"\nFAULT elasticsearch mapping-reject: expected {len(want_lines)}, dead-lettered {len(recs)}")
     assert len(recs) == len(want_lines) == stat(p.stderr, "dead_lettered")
     assert all(r["sink"] == "elasticsearch" and r["reason"] for r in recs)
     assert "pars" in recs[0]["reason"].lower() or "mapper" in recs[0]["reason"].lower()
@@ -160,6 +169,8 @@ def test_a_read_only_block_is_retried_until_lifted(es_url):
     es.indices.put_settings(index=lt, settings={"index.blocks.read_only_allow_delete": None})
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err.decode()
+    report("read-only-block-2.5s", len(want_lines), len(ids_in(es_url, lt)), stat(err, "sent"),
+           stat(err, "duplicates"))
     assert sorted(ids_in(es_url, lt)) == sorted(want_lines)
     assert stat(err, "retried") >= len(want_lines)
     assert b"refused for now" in err
@@ -182,6 +193,8 @@ def test_server_stopped_mid_run_and_started_again_loses_and_doubles_nothing(es_s
             proc.wait(10)
     assert proc.returncode == 0, err.decode()
     got_lines = ids_in(url, lt)
+    report("server-stopped-mid-stream", len(want_lines) + len(want_msgs), len(got_lines) + len(ids_in(url, mt)),
+           stat(err, "sent"), stat(err, "duplicates"))
     assert len(got_lines) == len(set(got_lines)) == len(want_lines)
     assert sorted(got_lines) == sorted(want_lines)
     assert sorted(ids_in(url, mt)) == sorted(want_msgs)
@@ -218,7 +231,7 @@ def test_sigkill_mid_run_then_restart_with_the_same_state_and_spool_loses_nothin
     want_lines, _ = expected_ids(log, "--emit", "lines")
     cmd = BASE + ["--follow", str(log), "--state", str(state), "--spool", str(spool), "--emit", "lines",
                   "--elasticsearch", url, "--es-lines-target", lt, "--es-messages-target", mt,
-                  "--flush-interval", "0.1", "--queue-size", "300"]
+                  "--flush-interval", "0.1", "--queue-size", "300", "--stats"]
     es_server.stop()                          # the sink is down: documents go to the spool
     first = spawn(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -249,4 +262,6 @@ def test_sigkill_mid_run_then_restart_with_the_same_state_and_spool_loses_nothin
         second.send_signal(signal.SIGTERM)
         _out, err = second.communicate(timeout=60)
     assert second.returncode == 0, err.decode()
+    report("sigkill-restart-state-spool (second run)", len(want_lines), len(got), stat(err, "sent"),
+           stat(err, "duplicates"))
     assert sorted(got) == sorted(want_lines)

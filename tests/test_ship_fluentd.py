@@ -59,6 +59,12 @@ def ship(address: str, *args: str, input_path: Path = SAMPLE, timeout: float = 1
                           cwd=ROOT, capture_output=True, timeout=timeout, env=env)
 
 
+def report(name: str, expected: int, received: int, distinct: int) -> None:
+    """One line per fault test for the figures in notes (``pytest -s ... | grep FAULT``)."""
+    print(f"\nFAULT fluentd {name}: expected {expected}, received {received}, distinct {distinct}, "
+          f"lost {expected - distinct}, repeated {received - distinct}")
+
+
 def records(rx: FluentdReceiver) -> list[dict]:
     return [e.record for e in rx.snapshot()]
 
@@ -115,6 +121,7 @@ def test_connection_dropped_before_the_ack_is_resent(rx):
     p = ship(rx.address)
     assert p.returncode == 0, p.stderr.decode()
     got = records(rx)
+    report("drop-before-ack x3", len(want), len(got), len(first_occurrences(got)))
     assert first_occurrences(got) == want          # nothing lost, order of first arrival kept
     assert len(got) > len(want)                    # the unacked chunks came again
     assert b"retrying" in p.stderr
@@ -126,7 +133,9 @@ def test_an_ack_for_another_chunk_is_no_ack_and_the_chunk_is_resent(rx):
     rx.wrong_ack = 2                     # acks with another chunk id: not an ack of ours
     p = ship(rx.address, "--emit", "lines")
     assert p.returncode == 0, p.stderr.decode()
-    assert first_occurrences(records(rx)) == want
+    got = records(rx)
+    report("wrong-ack x2", len(want), len(got), len(first_occurrences(got)))
+    assert first_occurrences(got) == want
 
 
 def test_receiver_down_for_a_while_loses_nothing():
@@ -145,7 +154,9 @@ def test_receiver_down_for_a_while_loses_nothing():
     try:
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err.decode()
-        assert first_occurrences(records(rx2)) == want
+        got = records(rx2)
+        report("receiver-down-2s", len(want), len(got), len(first_occurrences(got)))
+        assert first_occurrences(got) == want
         assert b"connection refused" in err.lower() or b"refused" in err
         assert b"delivering again" in err
     finally:
@@ -183,6 +194,7 @@ def test_sigterm_with_the_receiver_down_spools_and_the_next_run_delivers(tmp_pat
                            cwd=ROOT, capture_output=True, timeout=120)
         assert p.returncode == 0, p.stderr.decode()
         assert b"left in the spool by the last run" in p.stderr
+        report("sigterm-spool-restart", len(want), len(records(rx2)), len(first_occurrences(records(rx2))))
         got = first_occurrences(records(rx2))
         assert sorted(d["maillog2json"]["id"] for d in got) == sorted(d["maillog2json"]["id"] for d in want)
     finally:
