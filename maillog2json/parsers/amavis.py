@@ -1,4 +1,6 @@
-"""amavisd-new: the one summary line per message (``Passed``/``Blocked``) of its main log template.
+"""amavisd-new: the one summary line per message (``Passed``/``Blocked``) of its main log template,
+and what it logs at level 0/1 when it starts (amavisd-new 2.13's ``do_log`` formats: ``starting.``,
+``No decoder for ...``, ``Found decoder for ...``, ``Module ...``, ``Net::Server: ...``).
 
 Real lines (crowdsec-hub amavis-blocked; the Passed one in amavisd-new's default template)::
 
@@ -55,10 +57,94 @@ def _number(v: str) -> Any:
         return v
 
 
+# -- start-up and process lines ------------------------------------------------------------
+# starting. /usr/sbin/amavisd at mx.example.net amavis-2.13.0 (20230106), Unicode aware, LANG="C.UTF-8"
+RE_START = re.compile(r"starting\.(?P<warm> \(warm\))? (?P<path>\S+) at (?P<server>\S+) "
+                      r"(?:amavisd?(?:-new)?-)?(?P<version>\S+)(?: \((?P<date>\d+)\))?(?:, (?P<text>.*))?\Z")
+# No ext program for   .zoo, tried: zoo / No decoder for       .rar / Found decoder for    .gz   at /usr/bin/gzip -d
+# Internal decoder for .mail
+RE_DECODER = re.compile(
+    r"(?:(?P<none>No ext program for) +\.(?P<ext1>\S+?), tried: (?P<tried>.*)"
+    r"|No decoder for +\.(?P<ext2>\S+)"
+    r"|Found decoder for +\.(?P<ext3>\S+) +at (?P<path>.*?)(?P<backup> \(backup, not used\))?"
+    r"|Internal decoder for +\.(?P<ext4>\S+?)(?P<backup2> \(backup, not used\))?) *\Z")
+# No $altermime,         not using it / Found $file            at /usr/bin/file
+RE_PROGRAM = re.compile(r"(?:No \$(?P<missing>\w+), +not using it|Found \$(?P<found>\w+) +at (?P<path>.*?)) *\Z")
+# Module Amavis::Conf         2.412 / SQL base code        NOT loaded / Lookup::LDAP code    loaded
+RE_MODULE = re.compile(r"(?:Module (?P<module>\S+) +(?P<version>\S+)"
+                       r"|(?P<code>[\w:.-]+(?: [\w:.-]+){0,2}?) +(?P<not>NOT )?loaded) *\Z")
+# Found primary av scanner ClamAV-clamd at /var/run/clamav/clamd.ctl / Using primary internal av scanner code for ClamAV-clamd
+RE_AV = re.compile(r"(?:Found (?P<tier>\w+) av scanner (?P<scanner>.+?) +at (?P<path>.*?)"
+                   r"|Using (?P<tier2>\w+) internal av scanner code for (?P<scanner2>.+?)) *\Z")
+# perl=5.036000, user=, EUID: 994 (994);  group=(), EGID: 994 994 (994 994) / Net::Server: ... / SpamControl: ...
+RE_INFO = re.compile(
+    r"(?:perl=(?P<perl>[^,\s]+), |Net::Server: |SpamControl: |extra modules loaded|Requesting process rundown"
+    r"|initializing Mail::SpamAssassin|Creating db in |Deleting db files )")
+RE_LOG_ID = re.compile(r"\((?P<log_id>[0-9]+-[0-9]+(?:-[0-9]+)*)\) ")
+
+
+def _startup(msg: str, doc: Doc) -> Optional[str]:
+    """What amavisd logs as it starts (and a few lines about its child processes)."""
+    m = RE_START.match(msg)
+    if m is not None:
+        doc["version"] = m.group("version")
+        doc["path"] = m.group("path")
+        doc["server_name"] = m.group("server")
+        if m.group("warm"):
+            doc["warm"] = True
+        doc["text"] = msg[len("starting. "):]
+        return "amavis.start"
+    m = RE_DECODER.match(msg)
+    if m is not None:
+        doc["extension"] = m.group("ext1") or m.group("ext2") or m.group("ext3") or m.group("ext4")
+        doc["found"] = bool(m.group("ext3") or m.group("ext4"))
+        if m.group("tried") is not None:
+            doc["tried"] = m.group("tried")
+        if m.group("path") is not None:
+            doc["path"] = m.group("path")
+        if m.group("backup") or m.group("backup2"):
+            doc["backup"] = True
+        return "amavis.decoder"
+    m = RE_PROGRAM.match(msg)
+    if m is not None:
+        doc["program_name"] = m.group("missing") or m.group("found")
+        doc["found"] = m.group("found") is not None
+        if m.group("path") is not None:
+            doc["path"] = m.group("path")
+        return "amavis.external_program"
+    m = RE_AV.match(msg)
+    if m is not None:
+        doc["tier"] = m.group("tier") or m.group("tier2")
+        doc["scanner"] = m.group("scanner") or m.group("scanner2")
+        if m.group("path") is not None:
+            doc["path"] = m.group("path")
+        return "amavis.av_scanner"
+    m = RE_MODULE.match(msg)
+    if m is not None:
+        if m.group("module") is not None:
+            doc["module"] = m.group("module")
+            doc["version"] = m.group("version")
+        else:
+            doc["module"] = m.group("code")
+            doc["loaded"] = m.group("not") is None
+        return "amavis.module"
+    m = RE_INFO.match(msg)
+    if m is not None:
+        if m.group("perl") is not None:
+            doc["perl_version"] = m.group("perl")
+        doc["text"] = msg
+        return "amavis.info"
+    return None
+
+
 def parse_amavis(daemon: Optional[str], msg: str, doc: Doc) -> Optional[str]:
     m = RE_SUMMARY.match(msg)
     if m is None:
-        return None
+        lid = RE_LOG_ID.match(msg)
+        kind = _startup(msg[lid.end():] if lid is not None else msg, doc)
+        if kind is not None and lid is not None:
+            doc["log_id"] = lid.group("log_id")
+        return kind
     e = RE_ENVELOPE.match(m.group("rest"))
     if e is None:
         return None
