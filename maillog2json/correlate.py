@@ -109,15 +109,28 @@ def _spam(d: Doc) -> Optional[str]:
 
 
 def _spf_answer(d: Doc) -> Optional[str]:
+    if d.get("spf_result"):         # the parser read it from the answer's explanation
+        return d["spf_result"]
     m = _RE_SPF_WORD.search(d.get("reason") or "")
     return m.group(1).lower() if m else None
+
+
+def _dkim_signature(d: Doc) -> Optional[str]:
+    """OpenDKIM's per-signature result text (``LogResults``) -> the DKIM result."""
+    text = d.get("result")
+    if not text:
+        return None
+    if text == "no signature error":
+        return "pass"
+    return "temperror" if text in ("key DNS query failed", "key unavailable") else "fail"
 
 
 _AMAVIS = (("hits", "score"), ("virus", "virus"), ("banned", "banned"), ("detail", "detail"),
            ("quarantine", "quarantine"))
 _DKIM = (("domain", "domain"), ("selector", "selector"), ("error", "error"), ("reason", "reason"))
 _SPAM = (("score", "score"), ("required_score", "required"), ("symbols", "symbols"))
-_SPF_ANSWER = (("code", "code"), ("dsn", "dsn"), ("reason", "reason"))
+_SPF_ANSWER = (("code", "code"), ("dsn", "dsn"), ("reason", "reason"), ("identity", "identity"), ("from", "from"),
+               ("helo", "helo"))
 _GREY = (("reason", "reason"), ("delay", "delay"), ("from", "from"), ("to", "to"))
 # kind -> (program, check, matched through the smtpd session?, (native field, entry field)...,
 #          line document -> (result, action))
@@ -131,6 +144,10 @@ _VERDICTS: dict[str, tuple[str, str, bool, tuple[tuple[str, str], ...],
     "opendkim.bad_signature": ("opendkim", "dkim", False, _DKIM, lambda d: ("fail", None)),
     "opendkim.key_retrieval_failed": ("opendkim", "dkim", False, _DKIM, lambda d: ("temperror", None)),
     "opendkim.no_signature": ("opendkim", "dkim", False, _DKIM, lambda d: ("none", None)),
+    "opendkim.signature": ("opendkim", "dkim", False,
+                           (("domain", "domain"), ("selector", "selector"), ("signature", "signature"),
+                            ("result", "reason")), lambda d: (_dkim_signature(d), None)),
+    "opendkim.key_revoked": ("opendkim", "dkim", False, _DKIM, lambda d: ("fail", None)),
     "opendmarc.result": ("opendmarc", "dmarc", False, (("from_domain", "domain"),),
                          lambda d: (_lower(d.get("dmarc_result")), None)),
     "opendmarc.spf": ("opendmarc", "spf", False, (("domain", "domain"), ("spf_identity", "identity")),
@@ -867,6 +884,8 @@ class MessageTracker:
                     msg.flags["discarded"] = doc.get("reason") or True
                 if doc.get("helo"):
                     msg.client.setdefault("helo", doc["helo"])
+                if msg.sender is None and doc.get("from") is not None:
+                    msg.sender = doc["from"]    # RFC 5424 without the daemon: cleanup's milter-reject reads as smtpd's
                 return
         s = self._session(doc)
         if s is None:
@@ -1244,6 +1263,10 @@ def _msg_id(prefix: str, first_line_id: str) -> str:
     return hashlib.blake2b(f"{prefix}:{first_line_id}".encode(), digest_size=12).hexdigest()
 
 
+# amavisd-new's answer for mail it discards (D_DISCARD): "250 2.7.0 Ok, discarded, id=27438-03 - spam"
+_RE_FILTER_DISCARD = re.compile(r"2\d\d 2\.\d{1,3}\.\d{1,3} Ok, discarded\b")
+
+
 def _recipient_rows(events: list[dict[str, Any]], handoffs: dict[str, list[str]],
                     queue_ids: list[str], flags: Optional[dict[str, Any]] = None,
                     mailbox: Optional[list[dict[str, Any]]] = None) -> list[dict[str, Any]]:
@@ -1298,6 +1321,8 @@ def _recipient_rows(events: list[dict[str, Any]], handoffs: dict[str, list[str]]
         outcome = _FINAL.get(status, status)
         if outcome == "sent" and (ev.get("daemon") == "discard" or ev.get("relay") == "none"):
             outcome = "discarded"       # discard(8) is the only agent that reports sent via relay=none
+        elif outcome == "sent" and _RE_FILTER_DISCARD.match(ev.get("reply") or ""):
+            outcome = "discarded"       # a content filter took it and threw it away (amavis D_DISCARD)
         elif outcome == "bounced" and flags.get("rejected") and ev.get("daemon") in ("cleanup", None):
             outcome = "rejected"        # cleanup's own bounce of mail it rejected (pickup submissions)
         if ev.get("handoff") and row["status"] not in (None, "deferred", "sent"):

@@ -9,7 +9,9 @@ ends when:
 
 * a ``done;`` line is read;
 * every recipient has a final status (sent, bounced, expired, rejected) and there are at
-  least ``nrcpts`` of them (``nrcpts=0``: nothing was accepted);
+  least ``nrcpts`` of them (``nrcpts=0``: nothing was accepted); ``sender notify: Cannot
+  send message for ...`` (returned at Timeout.queuereturn) makes the deferred ones expired,
+  ``message size (N) exceeds maximum (M)`` the following mailer-less ``to=`` lines rejected;
 * the client went away (``lost input channel``, ``timeout waiting for input``, ``collect:``
   errors) and no delivery was logged;
 
@@ -19,6 +21,14 @@ after :data:`QUIET` seconds of log time without a line for it. A deferred recipi
 the message in flight until a later queue run decides it, or until ``expire_after``
 (written with ``complete: false``). DSN notices (``q1: q2: DSN: ...``) link both messages
 (``bounces`` / ``bounce_of``).
+
+One mail that Sendmail hands to Sendmail on the same host (the MSP relaying to the MTA on
+[127.0.0.1]) is one message: ``stat=Sent (q2 Message accepted for delivery)`` joins queue id
+q2 (before or after its first line), and an attempt the local MTA refused at RCPT joins the
+transaction that logged that reject (see :meth:`SendmailTracker._reject_link`). The later
+hop's attempts decide a recipient it was handed; ``from`` becomes the later hop's qualified
+sender when the MSP logged only the login. Aliases are never named: a program's ``ctladdr=``
+(when not the sender) is its ``orig_to``, and expansion products are marked ``expanded``.
 
 qmail (:class:`QmailTracker`): keyed by (host, message number); ``starting delivery N:
 msg M to ...`` maps the delivery number to the message until ``delivery N:`` reports
@@ -41,6 +51,7 @@ from maillog2json.correlate import _epoch, _is_loopback, _msg_id
 Doc = dict[str, Any]
 
 QUIET = 300.0        # seconds of log time: all known recipients final, but fewer than nrcpts seen
+REJECT_LINK_WINDOW = 60.0   # seconds: an SMTP client's refused recipient and the local MTA's reject of it
 FINAL = frozenset(("sent", "bounced", "expired", "rejected", "discarded"))
 
 _MSG_FIELDS = ("host", "queue_ids", "first_seen", "last_seen", "last_epoch", "first_line_id", "message_id",
@@ -215,8 +226,19 @@ class _Base:
     # -- output
     def rows(self, msg: MtaMessage) -> list[dict[str, Any]]:
         """Recipient entries: one per address, the last deciding attempt's outcome."""
+        return self._rows(msg)[0]
+
+    def _rows(self, msg: MtaMessage, full: bool = True) -> tuple[list[dict[str, Any]], int]:
+        """The recipient entries, and how many of them were handed to a later queue id of the
+        message that has not reported on them yet (see SendmailTracker). ``full=False`` (for
+        deciding whether the message is over) leaves the events themselves as the attempts."""
         rows: dict[str, dict[str, Any]] = {}
-        for ev in msg.events:
+        events = msg.events
+        deciding: dict[str, Optional[dict[str, Any]]] = {}
+        if len(msg.queue_ids) > 1:      # joined hops: each hop's attempts after the one before
+            order = {q: i for i, q in enumerate(msg.queue_ids)}
+            events = sorted(events, key=lambda e: order.get(e.get("queue_id") or "", 0))
+        for ev in events:
             to = ev.get("to")
             if to is None:
                 continue
@@ -224,7 +246,11 @@ class _Base:
             if row is None:
                 row = rows[to] = {"to": to, "orig_to": None, "status": None, "dsn": None, "relay": None,
                                   "reply": None, "delay": None, "attempts": []}
-            row["attempts"].append({k: v for k, v in ev.items() if v is not None})
+            row["attempts"].append({k: v for k, v in ev.items() if v is not None} if full else ev)
+            if ev.get("orig_to") and row["orig_to"] is None:
+                row["orig_to"] = ev["orig_to"]
+            if ev.get("expanded"):
+                row["expanded"] = True
             if ev["kind"] == "reject":
                 if row["status"] in (None, "deferred", "queued"):
                     row["status"] = "rejected"
@@ -235,7 +261,11 @@ class _Base:
                     parts.append(ev.get("reason") or "")
                     row["reply"] = " ".join(parts)
                 continue
-            row["status"] = ev.get("status")
+            status = ev.get("status")
+            if status == "bounced" and msg.flags.get("rejected") and not ev.get("mailer"):
+                status = "rejected"     # no delivery agent: refused with the message (size, at DATA)
+            row["status"] = status
+            deciding[to] = ev
             for f in ("dsn", "relay", "reply", "delay"):
                 row[f] = ev.get(f)
         out = list(rows.values())
@@ -244,7 +274,45 @@ class _Base:
                 row["status"] = "deferred"
             if msg.flags.get("discarded") and row["status"] == "deferred":
                 row["status"] = "discarded"
-        return out
+            if msg.flags.get("expired") and row["status"] == "deferred":
+                row["status"] = "expired"
+        waiting = 0
+        if len(msg.queue_ids) > 1:
+            out, waiting = self._follow_handoffs(msg, out, deciding)
+        return out, waiting
+
+    @staticmethod
+    def _follow_handoffs(msg: MtaMessage, out: list[dict[str, Any]],
+                         deciding: dict[str, Optional[dict[str, Any]]]) -> tuple[list[dict[str, Any]], int]:
+        """A recipient handed to a later queue id of the message is decided there: under the same
+        address the later hop's attempts already decide its entry; under another spelling (the
+        MSP's bare ``smbob``, the MTA's ``smbob@host``: the same local part) the later hop's entry
+        takes the earlier one's attempts and its address as ``orig_to``. A handed-off recipient the
+        later hop has not named yet is *waiting*."""
+        waiting = 0
+        drop: set[int] = set()
+        by_local: Optional[dict[str, list[dict[str, Any]]]] = None
+        for i, row in enumerate(out):
+            ev = deciding.get(row["to"])
+            hop = ev.get("handoff") if ev is not None else None
+            if not hop or hop not in msg.queue_ids or row["status"] != "sent":
+                continue
+            same: list[dict[str, Any]] = []
+            if "@" not in row["to"]:
+                if by_local is None:
+                    by_local = {}
+                    for r in out:
+                        by_local.setdefault(r["to"].partition("@")[0], []).append(r)
+                same = [r for r in by_local.get(row["to"], ()) if r is not row and r["orig_to"] is None
+                        and any(a.get("queue_id") == hop for a in r["attempts"])]
+            if len(same) == 1:
+                later = same[0]
+                later["orig_to"] = row["to"]
+                later["attempts"] = row["attempts"] + later["attempts"]
+                drop.add(i)
+            else:
+                waiting += 1
+        return [r for i, r in enumerate(out) if i not in drop], waiting
 
     def render(self, msg: MtaMessage) -> Doc:
         rows = self.rows(msg)
@@ -258,6 +326,8 @@ class _Base:
             status = "discarded"
         elif msg.flags.get("aborted"):
             status = "aborted"
+        elif msg.nrcpt == 0 and msg.sender is not None and not msg.events:
+            status = "rejected"     # the transaction ended with no recipient accepted (SIZE=, RSET...)
         else:
             status = "unknown" if complete else "deferred"
         doc: Doc = {
@@ -300,6 +370,129 @@ class SendmailTracker(_Base):
 
     mta = "sendmail"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.joined: dict[str, str] = {}                # later hop's key -> its message's key
+        self.rcpt_rejects: dict[str, list[Any]] = {}    # (host, address) -> [message key, reason, epoch]
+        self._summaries: dict[str, list[Any]] = {}      # message key -> _outcomes' running summary
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"joined": self.joined, "rcpt_rejects": self.rcpt_rejects}
+
+    def restore_extra(self, state: dict[str, Any]) -> None:
+        self.joined = state.get("joined", {})
+        self.rcpt_rejects = state.get("rcpt_rejects", {})
+
+    def finish(self) -> None:
+        super().finish()
+        self.joined.clear()
+        self.rcpt_rejects.clear()
+        self._summaries.clear()
+
+    # -- hops: one mail under several queue ids of the same host
+    def _get(self, doc: Doc, create: bool = True) -> Optional[MtaMessage]:
+        qid = doc["queue_id"]
+        if qid is not None and self.joined:
+            key = _key(doc["host"], qid)
+            pkey = self.joined.get(key)
+            if pkey is not None:
+                parent = self.messages.get(pkey)
+                if parent is not None:
+                    if qid not in parent.queue_ids:      # a link made before this queue id's first line
+                        parent.queue_ids.append(qid)
+                        parent.links.setdefault("hops", []).append({"queue_id": qid, "via": "relay"})
+                    return parent
+                del self.joined[key]
+        return super()._get(doc, create)
+
+    def _resolve(self, key: str) -> Optional[MtaMessage]:
+        return self.messages.get(self.joined.get(key, key))
+
+    def _link(self, parent: MtaMessage, child_qid: str) -> None:
+        """``parent`` handed (some of) its recipients to ``child_qid`` on the same host
+        (``stat=Sent (<qid> Message accepted for delivery)``): that queue id joins the message."""
+        if child_qid in parent.queue_ids:
+            return
+        ckey = _key(parent.host, child_qid)
+        child = self._resolve(ckey)
+        if child is parent:
+            return
+        if child is None:       # not seen yet: its first line joins the parent (see _get)
+            self.joined[ckey] = _key(parent.host, parent.queue_ids[0])
+            while len(self.joined) > self.max_inflight:
+                self.joined.pop(next(iter(self.joined)))
+            return
+        self._merge(parent, child, "relay")
+
+    def _merge(self, parent: MtaMessage, child: MtaMessage, via: str) -> None:
+        """Join ``child`` (the receiving side of ``parent``'s hand-off on this host) into ``parent``."""
+        self.counters["merged_hops"] = self.counters.get("merged_hops", 0) + 1
+        pkey = _key(parent.host, parent.queue_ids[0])
+        ckey = _key(child.host, child.queue_ids[0])
+        if self.messages.get(ckey) is child:
+            del self.messages[ckey]         # its pending deadlines are skipped from now on
+        for q in child.queue_ids:
+            if q not in parent.queue_ids:
+                parent.queue_ids.append(q)
+            self.joined[_key(parent.host, q)] = pkey
+        for k, v in list(self.joined.items()):
+            if v == ckey:
+                self.joined[k] = pkey
+        parent.events.extend(child.events)
+        parent.lines += child.lines
+        hops = parent.links.setdefault("hops", [])
+        hops.append({"queue_id": child.queue_ids[0], "via": via})
+        for k, v in child.links.items():
+            if isinstance(v, list):
+                parent.links.setdefault(k, []).extend(v)
+            else:
+                parent.links.setdefault(k, v)
+        for k, v in child.flags.items():
+            parent.flags.setdefault(k, v)
+        parent.extra.setdefault("hops", {}).update(child.extra.get("hops", {}))
+        self._qualify(parent, child.sender)
+        if parent.message_id is None:
+            parent.message_id = child.message_id
+        if child.last_epoch > parent.last_epoch:
+            parent.last_epoch = child.last_epoch
+            parent.last_seen = child.last_seen
+        if parent.reason is None:
+            parent.reason = child.reason
+
+    @staticmethod
+    def _qualify(msg: MtaMessage, sender: Optional[str]) -> None:
+        """The MSP logs the submitting login (``from=smcarol``), the MTA it hands to the envelope
+        sender as the MSP sent it (``from=<smcarol@host>``): the message carries the latter."""
+        if sender and "@" in sender and msg.sender and "@" not in msg.sender \
+                and sender.partition("@")[0] == msg.sender:
+            msg.sender = sender
+
+    def _reject_link(self, msg: MtaMessage, doc: Doc) -> None:
+        """An SMTP client of this host's own MTA (the MSP relaying to ``[127.0.0.1]``) logs a
+        refused recipient with the server's reply (``reply=550 5.1.1 <a@b>... User unknown``); the
+        MTA logged that reject (``<a@b>... User unknown``) in the transaction it opened for it,
+        which may have accepted nothing and so never names a queue id to follow: the reply's
+        text, the address, and the time join the two."""
+        text = doc.get("reply_text")
+        if not text or not _is_loopback(doc.get("relay_ip")):
+            return
+        now = _epoch(doc["timestamp"]) or 0.0
+        for to in doc.get("to") or ():
+            rkey = _key(doc["host"], to.lower())
+            entry = self.rcpt_rejects.get(rkey)
+            if entry is None or abs(now - entry[2]) > REJECT_LINK_WINDOW or not text.endswith(entry[1]):
+                continue
+            target = self._resolve(entry[0])
+            if target is None or target is msg:
+                continue
+            hop = (target.extra.get("hops") or {}).get(target.queue_ids[0]) or {}
+            tsender = hop.get("from", target.sender)
+            if tsender is not None and msg.sender is not None and \
+                    tsender.partition("@")[0] != msg.sender.partition("@")[0]:
+                continue
+            del self.rcpt_rejects[rkey]
+            self._merge(msg, target, "relay_reject")
+
     def feed(self, doc: Doc) -> None:
         kind = doc["kind"]
         handler = self.HANDLERS.get(kind)
@@ -316,6 +509,15 @@ class SendmailTracker(_Base):
         msg = self._get(doc)
         assert msg is not None
         self._touch(msg, doc)
+        qid = doc["queue_id"]
+        msg.extra.setdefault("hops", {})[qid] = {"from": doc.get("from"),
+                                                 "smtp": bool(doc.get("proto") or doc.get("daemon_name"))}
+        if qid != msg.queue_ids[0]:      # a later hop of a joined message: the first one describes it
+            self._qualify(msg, doc.get("from"))
+            if msg.message_id is None and doc.get("message_id"):
+                msg.message_id = doc["message_id"]
+            self._check(msg)
+            return
         msg.sender = doc.get("from")
         msg.size = doc.get("size") if isinstance(doc.get("size"), int) else msg.size
         nrcpt = doc.get("nrcpt")
@@ -354,13 +556,25 @@ class SendmailTracker(_Base):
         msg = self._get(doc)
         assert msg is not None
         self._touch(msg, doc)
+        hop = (msg.extra.get("hops") or {}).get(doc["queue_id"]) or {}
+        # ctladdr= other than the sender: the address this one was expanded from (a program or
+        # file of an alias or .forward runs as it); without <> in a message received over SMTP:
+        # an alias or .forward product (SMTP recipients are logged as given, in brackets)
+        ctl = doc.get("ctladdr")
+        plain = doc.get("to_unbracketed") or ()
         for to in doc.get("to") or ():
+            orig = ctl if ctl and "from" in hop and ctl != hop["from"] and ctl != to else None
             ev = {"kind": "delivery", "timestamp": doc["timestamp"], "queue_id": doc["queue_id"],
-                  "daemon": doc["daemon"], "to": to, "status": doc.get("status"), "dsn": doc.get("dsn"),
-                  "relay": doc.get("relay"), "delay": doc.get("delay"), "xdelay": doc.get("xdelay"),
-                  "mailer": doc.get("mailer"), "reply": doc.get("reply") or doc.get("stat"),
-                  "handoff": doc.get("queued_as")}
+                  "daemon": doc["daemon"], "to": to, "orig_to": orig, "status": doc.get("status"),
+                  "dsn": doc.get("dsn"), "relay": doc.get("relay"), "delay": doc.get("delay"),
+                  "xdelay": doc.get("xdelay"), "mailer": doc.get("mailer"),
+                  "reply": doc.get("reply") or doc.get("stat"), "handoff": doc.get("queued_as"),
+                  "expanded": True if orig or (hop.get("smtp") and to in plain) else None}
             msg.events.append(ev)
+        if doc.get("queued_as"):
+            self._link(msg, doc["queued_as"])
+        elif doc.get("reply_code") and doc.get("status") in ("bounced", "deferred"):
+            self._reject_link(msg, doc)
         self._check(msg)
 
     def _reject(self, doc: Doc) -> None:
@@ -370,6 +584,11 @@ class SendmailTracker(_Base):
         self._touch(msg, doc)
         to = doc.get("to") if doc["kind"] != "sendmail.address_error" else doc.get("address")
         if doc.get("stage") == "RCPT" or doc["kind"] == "sendmail.address_error":
+            if to and doc.get("reason"):
+                if len(self.rcpt_rejects) >= self.max_inflight:
+                    self.rcpt_rejects.pop(next(iter(self.rcpt_rejects)))
+                self.rcpt_rejects[_key(msg.host, to.lower())] = [
+                    _key(msg.host, msg.queue_ids[0]), doc["reason"], _epoch(doc["timestamp"]) or 0.0]
             msg.events.append({"kind": "reject", "timestamp": doc["timestamp"], "queue_id": doc["queue_id"],
                                "daemon": doc["daemon"], "to": to, "stage": doc.get("stage") or "RCPT",
                                "code": doc.get("code"), "dsn": doc.get("dsn"), "reason": doc.get("reason"),
@@ -377,7 +596,7 @@ class SendmailTracker(_Base):
         elif doc["kind"] in ("sendmail.reject", "sendmail.milter_reject"):
             msg.flags["rejected"] = True
             msg.reason = doc.get("reason")
-            self._end(msg)
+            self._end(msg, hard=True)
             return
         if doc.get("client_ip") is not None and not msg.client:
             msg.client = {"host": doc.get("client_host"), "ip": doc.get("client_ip")}
@@ -403,13 +622,16 @@ class SendmailTracker(_Base):
             (f"{what} during {after}" if after else what)
         if not any(e["kind"] == "delivery" for e in msg.events):
             msg.reason = msg.flags["aborted"]
-            self._end(msg)
+            self._end(msg, hard=True)
 
     def _dsn(self, doc: Doc) -> None:
         msg = self._get(doc)
         assert msg is not None
         self._touch(msg, doc)
         notice_qid = doc.get("notice_queue_id")
+        if (doc.get("reason") or "").startswith("Cannot send message for"):
+            # returned at Timeout.queuereturn: every recipient still undelivered expired
+            msg.flags["expired"] = "expired"
         entry = {"queue_id": notice_qid, "notice": doc.get("notice")}
         msg.links.setdefault("bounces", []).append(entry)
         link = {"queue_id": msg.queue_ids[0], "message_id": msg.message_id, "notice": doc.get("notice")}
@@ -431,46 +653,106 @@ class SendmailTracker(_Base):
         if msg is None:
             return
         self._touch(msg, doc)
-        self._end(msg)
+        self._end(msg, hard=True)
+
+    def _size(self, doc: Doc) -> None:
+        """``message size (N) exceeds maximum (M)``: refused at the end of DATA (552); the
+        ``to=`` lines that follow, without a mailer, are its recipients."""
+        msg = self._get(doc)
+        if msg is None:
+            return
+        self._touch(msg, doc)
+        msg.flags["rejected"] = True
+        msg.reason = f"message size ({doc.get('size')}) exceeds maximum ({doc.get('max_size')})"
+        self._check(msg)
 
     # -- ends
-    def _end(self, msg: MtaMessage) -> None:
-        msg.extra["ended"] = True
+    def _end(self, msg: MtaMessage, hard: bool = False) -> None:
+        msg.extra["ended"] = "hard" if hard else True
         self._schedule(msg, self.linger)
         if self.linger <= 0:
             self._write(msg)
 
     def _check(self, msg: MtaMessage) -> None:
         """Decide whether the message is over (see the module docstring)."""
-        if msg.extra.get("ended"):
+        if msg.extra.get("ended") == "hard":
             return
-        statuses: dict[str, str] = {}
-        for ev in msg.events:
-            if ev["kind"] == "reject":
-                statuses.setdefault(ev.get("to") or "", "rejected")
-            else:
-                statuses[ev.get("to") or ""] = ev.get("status") or ""
-        delivered = sum(1 for e in msg.events if e["kind"] == "delivery" and e.get("status") in FINAL)
-        pending = [s for s in statuses.values() if s not in FINAL]
-        if pending:
-            self._unschedule(msg)
+        any_rows, open_, accepted, waiting = self._outcomes(msg)
+        if open_:
+            self._unschedule(msg)               # a recipient still to be decided (again)
+            msg.extra.pop("ended", None)
+            msg.extra.pop("quiet", None)
             return
         if msg.nrcpt == 0 and msg.sender is not None:
-            if any(s == "rejected" for s in statuses.values()) or not statuses:
-                self._end(msg)
+            self._end(msg)                      # nothing accepted: the rejects (if any) are final
             return
-        if not statuses:
+        if not any_rows:
             return
-        if msg.nrcpt is not None and delivered >= msg.nrcpt:
+        if not waiting and msg.nrcpt is not None and accepted >= msg.nrcpt:
             self._end(msg)
         else:
             self._schedule(msg, max(QUIET, self.linger))
             msg.extra["ended"] = False
             msg.extra["quiet"] = True
 
+    def _outcomes(self, msg: MtaMessage) -> tuple[bool, bool, int, int]:
+        """What :meth:`_check` needs of the message's entries, as :meth:`_rows` would give them:
+        any at all, any not final, how many had a delivery attempt, how many wait for a later
+        hop. Kept up to date event by event (a long message is checked at every line); a cache
+        only, rebuilt from the events when missing or when a hop joined."""
+        key = _key(msg.host, msg.queue_ids[0])
+        c = self._summaries.get(key)
+        qids = tuple(msg.queue_ids)
+        if c is None or c[0] is not msg or c[2] != qids or c[1] > len(msg.events):
+            # [msg, events seen, queue ids, address -> [hop, status, handoff], status counts,
+            #  delivered addresses, (hop, local part) -> addresses, handed-off addresses]
+            c = self._summaries[key] = [msg, 0, qids, {}, {}, set(), {}, set()]
+        _, seen, _, status, counts, delivered, locals_, handed = c
+        order = {q: i for i, q in enumerate(qids)}
+        for ev in msg.events[seen:]:
+            to = ev.get("to")
+            if to is None:
+                continue
+            h = order.get(ev.get("queue_id") or "", 0)
+            cur = status.get(to)
+            if cur is not None and cur[0] > h:
+                continue                        # a later hop already decides it
+            if ev["kind"] == "reject":
+                if cur is not None and cur[1] not in (None, "deferred", "queued"):
+                    continue
+                new = [h, "rejected", None]
+            else:
+                delivered.add(to)
+                new = [h, ev.get("status"), ev.get("handoff")]
+            if cur is not None:
+                counts[cur[1]] -= 1
+            status[to] = new
+            counts[new[1]] = counts.get(new[1], 0) + 1
+            if h:
+                locals_.setdefault((h, to.partition("@")[0]), set()).add(to)
+            if new[2] in order and order[new[2]] > h and new[1] == "sent":
+                handed.add(to)
+            else:
+                handed.discard(to)
+        c[1] = len(msg.events)
+        undecided_final = bool(msg.flags.get("expired") or msg.flags.get("discarded"))
+        open_ = any(n for st, n in counts.items()
+                    if st not in FINAL and not (undecided_final and st in (None, "queued", "deferred")))
+        waiting = resolved = 0
+        for to in handed:               # see _follow_handoffs
+            later = locals_.get((order[status[to][2]], to), ()) if "@" not in to else ()
+            if len([t for t in later if t != to]) == 1:
+                resolved += 1
+            else:
+                waiting += 1
+        return bool(status), open_, len(delivered) - resolved, waiting
+
     def _write(self, msg: MtaMessage) -> None:
         if msg.extra.get("quiet") and msg.deadline:
             msg.complete = True      # quiet end: every recipient seen is final
+        for q in msg.queue_ids[1:]:
+            self.joined.pop(_key(msg.host, q), None)
+        self._summaries.pop(_key(msg.host, msg.queue_ids[0]), None)
         super()._write(msg)
 
     HANDLERS: dict[str, Callable[["SendmailTracker", Doc], None]] = {
@@ -486,6 +768,7 @@ class SendmailTracker(_Base):
         "sendmail.collect": _aborted,
         "sendmail.dsn": _dsn,
         "sendmail.done": _done,
+        "sendmail.size_exceeded": _size,
     }
 
 

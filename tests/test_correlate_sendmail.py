@@ -187,3 +187,209 @@ def test_expiry_writes_incomplete() -> None:
     assert [(d["queue_id"], d["complete"], d["status"]) for d in out] == [("q1SA00d0000104", False, "deferred")]
     assert t.finish() == []
     assert t.counters["expired"] == 1
+
+
+# -- real line shapes from samples/realsendmail-seed3 (Sendmail 8.17, MTA sm-mta, MSP sendmail) ---------
+EXPIRED = [
+    "Nov 29 01:23:13 smhost sm-mta[21784]: 6AT1NDmk021784: from=<smcarol@sm.example.test>, size=328, class=0, nrcpts=2, msgid=<sm00008.795b929e@gen.example.test>, proto=ESMTP, daemon=MTA-v4, relay=localhost [127.0.0.1]",
+    "Nov 29 01:23:13 smhost sm-mta[21787]: 6AT1NDmk021784: to=<b@deferred.test>,<a@deferred.test>, ctladdr=<smcarol@sm.example.test> (992/991), delay=00:00:00, xdelay=00:00:00, mailer=esmtp, pri=60328, relay=[127.0.0.1] [127.0.0.1], dsn=4.4.1, stat=Deferred: Connection refused by [127.0.0.1]",
+    "Nov 29 01:24:28 smhost sendmail[22557]: 6AT1NDmk021784: to=<a@deferred.test>,<b@deferred.test>, ctladdr=<smcarol@sm.example.test> (992/991), delay=00:01:15, xdelay=00:00:00, mailer=esmtp, pri=330328, relay=[127.0.0.1], dsn=4.4.1, stat=Deferred: Connection refused by [127.0.0.1]",
+    "Nov 29 01:24:28 smhost sendmail[22557]: 6AT1NDmk021784: 6AT1OSwc022557: sender notify: Warning: could not send message for past 1 minute",
+    "Nov 29 01:24:28 smhost sendmail[22557]: 6AT1OSwc022557: to=<smcarol@sm.example.test>, delay=00:00:00, xdelay=00:00:00, mailer=local, pri=31544, relay=local, dsn=2.1.5, stat=Sent",
+    "Nov 29 01:26:19 smhost sendmail[27828]: 6AT1NDmk021784: to=<a@deferred.test>,<b@deferred.test>, ctladdr=<smcarol@sm.example.test> (992/991), delay=00:03:06, xdelay=00:00:00, mailer=esmtp, pri=420328, relay=[127.0.0.1], dsn=4.4.1, stat=Deferred: Connection refused by [127.0.0.1]",
+    "Nov 29 01:26:19 smhost sendmail[27828]: 6AT1NDmk021784: 6AT1QJQP027828: sender notify: Cannot send message for 3 minutes",
+    "Nov 29 01:26:19 smhost sendmail[27828]: 6AT1QJQP027828: to=<smcarol@sm.example.test>, delay=00:00:00, xdelay=00:00:00, mailer=local, pri=31544, relay=local, dsn=2.1.5, stat=Sent",
+]
+
+
+def test_expired_at_queuereturn_with_its_notices() -> None:
+    """Deferred, a delay warning, then ``sender notify: Cannot send message for 3 minutes``: the
+    recipients still deferred are expired, the message is over (complete) and both notices are linked."""
+    ms = by_qid(messages(EXPIRED, year=2026))
+    m = ms["6AT1NDmk021784"]
+    assert (m["status"], m["complete"], m["flags"]) == ("expired", True, {"expired": "expired"})
+    assert {r["to"]: r["status"] for r in m["recipients"]} == {"b@deferred.test": "expired", "a@deferred.test": "expired"}
+    assert m["bounces"] == [{"queue_id": "6AT1OSwc022557", "notice": "delay"},
+                            {"queue_id": "6AT1QJQP027828", "notice": "non_delivery"}]
+    warning, ret = ms["6AT1OSwc022557"], ms["6AT1QJQP027828"]
+    assert warning["bounce_of"]["notice"] == "delay" and ret["bounce_of"]["notice"] == "non_delivery"
+    assert ret["bounce_of"]["queue_id"] == "6AT1NDmk021784"
+    assert (ret["origin"], ret["from"], ret["status"]) == ("bounce", "", "sent")
+
+
+def test_warning_alone_keeps_the_message_deferred() -> None:
+    """The delay warning is no end: still deferred, written incomplete at end of input."""
+    m = by_qid(messages(EXPIRED[:5], year=2026))["6AT1NDmk021784"]
+    assert (m["status"], m["complete"]) == ("deferred", False)
+
+
+def test_rejected_transactions_are_message_documents() -> None:
+    """Transactions that accepted nothing (nrcpts=0) are documents with status rejected, under the
+    queue id the MTA gave the transaction: a relaying denial at RCPT, an unknown user, a sender
+    refused at MAIL, and MAIL refused for its SIZE= (no reject line at all)."""
+    lines = [
+        "Nov 29 01:23:13 smhost sm-mta[21776]: 6AT1NDQq021776: ruleset=check_rcpt, arg1=<friend@example.com>, relay=[127.0.0.2], reject=550 5.7.1 <friend@example.com>... Relaying denied. IP name lookup failed [127.0.0.2]",
+        "Nov 29 01:23:13 smhost sm-mta[21776]: 6AT1NDQq021776: from=<x@example.net>, size=313, class=0, nrcpts=0, proto=ESMTP, daemon=MTA-v4, relay=[127.0.0.2]",
+        "Nov 29 01:23:13 smhost sm-mta[21772]: 6AT1NCMk021772: <nouser@sm.example.test>... User unknown",
+        "Nov 29 01:23:13 smhost sm-mta[21772]: 6AT1NCMk021772: from=<smalice@sm.example.test>, size=332, class=0, nrcpts=0, proto=ESMTP, daemon=MTA-v4, relay=localhost [127.0.0.1]",
+        "Nov 29 01:23:14 smhost sm-mta[21813]: 6AT1NEoi021813: ruleset=check_mail, arg1=<spammer@bad.test>, relay=localhost [127.0.0.1], reject=550 5.7.1 <spammer@bad.test>... Access denied",
+        "Nov 29 01:23:14 smhost sm-mta[21813]: 6AT1NEoi021813: from=<spammer@bad.test>, size=322, class=0, nrcpts=0, proto=ESMTP, daemon=MTA-v4, relay=localhost [127.0.0.1]",
+        "Nov 29 01:23:14 smhost sm-mta[21818]: 6AT1NE1Q021818: from=<smalice@sm.example.test>, size=303977, class=0, nrcpts=0, proto=ESMTP, daemon=MTA-v4, relay=localhost [127.0.0.1]",
+    ]
+    ms = by_qid(messages(lines, year=2026))
+    assert {q: (m["status"], m["complete"]) for q, m in ms.items()} == {
+        q: ("rejected", True) for q in ("6AT1NDQq021776", "6AT1NCMk021772", "6AT1NEoi021813", "6AT1NE1Q021818")}
+    relay = row(ms["6AT1NDQq021776"], "friend@example.com")
+    assert (relay["status"], relay["dsn"], relay["reply"]) == (
+        "rejected", "5.7.1", "550 5.7.1 Relaying denied. IP name lookup failed [127.0.0.2]")
+    assert ms["6AT1NDQq021776"]["client"]["ip"] == "127.0.0.2"
+    assert row(ms["6AT1NCMk021772"], "nouser@sm.example.test")["status"] == "rejected"
+    assert (ms["6AT1NEoi021813"]["reason"], ms["6AT1NEoi021813"]["recipients"]) == ("Access denied", [])
+    assert ms["6AT1NE1Q021818"]["recipients"] == []
+
+
+def test_rejected_recipient_beside_accepted_ones() -> None:
+    """A recipient refused at RCPT joins the message of the same transaction (same queue id)."""
+    lines = [
+        "Nov 29 01:23:14 smhost sm-mta[21816]: 6AT1NElb021816: <blocked@sm.example.test>... User unknown",
+        "Nov 29 01:23:14 smhost sm-mta[21816]: 6AT1NElb021816: from=<smalice@sm.example.test>, size=342, class=0, nrcpts=1, msgid=<sm00019.3bfd1d33@gen.example.test>, proto=ESMTP, daemon=MTA-v4, relay=localhost [127.0.0.1]",
+        "Nov 29 01:23:14 smhost sm-mta[21817]: 6AT1NElb021816: to=<smbob@sm.example.test>, ctladdr=<smalice@sm.example.test> (995/993), delay=00:00:00, xdelay=00:00:00, mailer=local, pri=30534, relay=local, dsn=2.1.5, stat=Sent",
+    ]
+    (m,) = messages(lines, year=2026)
+    assert (m["status"], m["complete"]) == ("mixed", True)
+    assert {r["to"]: r["status"] for r in m["recipients"]} == {
+        "blocked@sm.example.test": "rejected", "smbob@sm.example.test": "sent"}
+
+
+def test_message_too_big_at_data_is_rejected() -> None:
+    """``message size (N) exceeds maximum (M)``, then a to= line without mailer: refused at DATA (552)."""
+    lines = [
+        "Nov 29 01:23:14 smhost sm-mta[21820]: 6AT1NE4s021820: from=<smalice@sm.example.test>, size=300002, class=0, nrcpts=1, msgid=<sm00021.fee29476@gen.example.test>, proto=ESMTP, daemon=MTA-v4, relay=localhost [127.0.0.1]",
+        "Nov 29 01:23:14 smhost sm-mta[21820]: 6AT1NE4s021820: message size (300002) exceeds maximum (200000)",
+        "Nov 29 01:23:14 smhost sm-mta[21820]: 6AT1NE4s021820: to=<smbob@sm.example.test>, delay=00:00:00, pri=330002, stat=Message exceeds maximum fixed size (200000)",
+    ]
+    (m,) = messages(lines, year=2026)
+    assert (m["status"], m["complete"], m["flags"]) == ("rejected", True, {"rejected": True})
+    assert m["reason"] == "message size (300002) exceeds maximum (200000)"
+    assert row(m, "smbob@sm.example.test")["status"] == "rejected"
+
+
+def test_alias_expansion() -> None:
+    """Aliases are never named: a program of an alias gives the alias as orig_to (its ctladdr=),
+    the other products of an expansion (logged without <> in mail received over SMTP) are marked
+    expanded; the recipients the client gave (in <>) are not."""
+    lines = [
+        "Nov 29 01:23:13 smhost sm-mta[21774]: 6AT1NDcj021774: from=<smalice@sm.example.test>, size=423, class=0, nrcpts=3, msgid=<sm00004.21636369@gen.example.test>, proto=ESMTP, daemon=MTA-v4, relay=localhost [127.0.0.1]",
+        "Nov 29 01:23:13 smhost sm-mta[21775]: 6AT1NDcj021774: to=<smbob@sm.example.test>, ctladdr=<smalice@sm.example.test> (995/993), delay=00:00:00, xdelay=00:00:00, mailer=local, pri=180623, relay=local, dsn=2.1.5, stat=Sent",
+        "Nov 29 01:23:13 smhost sm-mta[21775]: 6AT1NDcj021774: to=\"|exit 1\", ctladdr=<pipefail@sm.example.test> (8/0), delay=00:00:00, xdelay=00:00:00, mailer=prog, pri=180623, dsn=5.3.0, stat=unknown mailer error 1",
+        "Nov 29 01:23:13 smhost sm-mta[21775]: 6AT1NDcj021774: to=smcarol, ctladdr=<smalice@sm.example.test> (995/993), delay=00:00:00, xdelay=00:00:00, mailer=local, pri=180623, relay=local, dsn=2.1.5, stat=Sent",
+        "Nov 29 01:23:13 smhost sm-mta[21775]: 6AT1NDcj021774: to=smalice, ctladdr=<smalice@sm.example.test> (995/993), delay=00:00:00, xdelay=00:00:00, mailer=local, pri=180623, relay=local, dsn=2.1.5, stat=Sent",
+        "Nov 29 01:23:13 smhost sm-mta[21775]: 6AT1NDcj021774: 6AT1NDcj021775: DSN: unknown mailer error 1",
+    ]
+    m = by_qid(messages(lines, year=2026))["6AT1NDcj021774"]
+    rows = {r["to"]: (r["orig_to"], r["status"], r.get("expanded")) for r in m["recipients"]}
+    assert rows == {"smbob@sm.example.test": (None, "sent", None),
+                    '"|exit 1"': ("pipefail@sm.example.test", "bounced", True),
+                    "smcarol": (None, "sent", True), "smalice": (None, "sent", True)}
+    assert m["bounces"] == [{"queue_id": "6AT1NDcj021775", "notice": "non_delivery"}]
+
+
+MSP_TO_MTA = [
+    "Nov 29 01:23:14 smhost sendmail[21846]: 6AT1NEFc021846: from=smerin, size=335, class=0, nrcpts=1, msgid=<sm00030.03e0a813@gen.example.test>, relay=smerin@localhost",
+    "Nov 29 01:23:14 smhost sm-mta[21847]: 6AT1NEMX021847: from=<smerin@sm.example.test>, size=479, class=0, nrcpts=1, msgid=<sm00030.03e0a813@gen.example.test>, proto=ESMTP, daemon=MTA-v4, relay=localhost [127.0.0.1]",
+    "Nov 29 01:23:14 smhost sendmail[21846]: 6AT1NEFc021846: to=smbob, ctladdr=smerin (990/989), delay=00:00:00, xdelay=00:00:00, mailer=relay, pri=30335, relay=[127.0.0.1] [127.0.0.1], dsn=2.0.0, stat=Sent (6AT1NEMX021847 Message accepted for delivery)",
+    "Nov 29 01:23:14 smhost sm-mta[21848]: 6AT1NEMX021847: to=<smbob@sm.example.test>, ctladdr=<smerin@sm.example.test> (990/989), delay=00:00:00, xdelay=00:00:00, mailer=local, pri=30694, relay=local, dsn=2.1.5, stat=Sent",
+]
+
+
+def test_msp_to_mta_handoff_is_one_message() -> None:
+    """The MSP's ``Sent (<qid> Message accepted for delivery)`` to the local MTA joins the MTA's
+    queue id: one document, the MTA's qualified sender, the MSP's bare recipient as orig_to of
+    the MTA's delivery, the MSP's origin."""
+    (m,) = messages(MSP_TO_MTA, year=2026)
+    assert (m["status"], m["complete"], m["queue_ids"], m["hops"]) == (
+        "sent", True, ["6AT1NEFc021846", "6AT1NEMX021847"], [{"queue_id": "6AT1NEMX021847", "via": "relay"}])
+    assert (m["from"], m["message_id"], m["origin"], m["nrcpt"], m["size"]) == (
+        "smerin@sm.example.test", "sm00030.03e0a813@gen.example.test", "local", 1, 335)
+    (r,) = m["recipients"]
+    assert (r["to"], r["orig_to"], r["status"], r["relay"]) == ("smbob@sm.example.test", "smbob", "sent", "local")
+    assert [(a["queue_id"], a.get("handoff")) for a in r["attempts"]] == [
+        ("6AT1NEFc021846", "6AT1NEMX021847"), ("6AT1NEMX021847", None)]
+
+
+def test_msp_handoff_before_the_mta_line_and_final_outcome_from_the_mta() -> None:
+    """The hand-off may be read before the MTA's first line; the MTA hop's outcome decides
+    (deferred there, then expired), not the MSP's ``Sent``."""
+    lines = [
+        "Nov 29 01:23:15 smhost sendmail[21863]: 6AT1NFfG021863: from=smbob, size=339, class=0, nrcpts=1, msgid=<sm00033.10645d51@gen.example.test>, relay=smbob@localhost",
+        "Nov 29 01:23:15 smhost sendmail[21863]: 6AT1NFfG021863: to=friend@example.com, ctladdr=smbob (993/992), delay=00:00:00, xdelay=00:00:00, mailer=relay, pri=30339, relay=[127.0.0.1] [127.0.0.1], dsn=2.0.0, stat=Sent (6AT1NFDE021864 Message accepted for delivery)",
+        "Nov 29 01:23:15 smhost sm-mta[21864]: 6AT1NFDE021864: from=<smbob@sm.example.test>, size=472, class=0, nrcpts=1, msgid=<sm00033.10645d51@gen.example.test>, proto=ESMTP, daemon=MTA-v4, relay=localhost [127.0.0.1]",
+        "Nov 29 01:23:15 smhost sm-mta[21866]: 6AT1NFDE021864: to=<friend@example.com>, ctladdr=<smbob@sm.example.test> (993/992), delay=00:00:00, xdelay=00:00:00, mailer=smtp, pri=30472, relay=[127.0.0.1] [127.0.0.1], dsn=4.4.1, stat=Deferred: Connection refused by [127.0.0.1]",
+        "Nov 29 01:26:19 smhost sendmail[27828]: 6AT1NFDE021864: to=<friend@example.com>, ctladdr=<smbob@sm.example.test> (993/992), delay=00:03:04, xdelay=00:00:00, mailer=smtp, pri=390472, relay=[127.0.0.1] [127.0.0.1], dsn=4.4.1, stat=Deferred: Connection refused by [127.0.0.1]",
+        "Nov 29 01:26:19 smhost sendmail[27828]: 6AT1NFDE021864: 6AT1QJQN027828: sender notify: Cannot send message for 3 minutes",
+    ]
+    ms = by_qid(messages(lines, year=2026))
+    m = ms["6AT1NFfG021863"]
+    assert "6AT1NFDE021864" not in ms
+    assert (m["status"], m["complete"], m["queue_ids"], m["from"]) == (
+        "expired", True, ["6AT1NFfG021863", "6AT1NFDE021864"], "smbob@sm.example.test")
+    assert row(m, "friend@example.com")["status"] == "expired"
+    assert m["bounces"] == [{"queue_id": "6AT1QJQN027828", "notice": "non_delivery"}]
+
+
+def test_msp_recipient_refused_by_the_mta_joins_the_refusing_transaction() -> None:
+    """The MTA refused the MSP's only recipient at RCPT (a transaction with nrcpts=0 and no
+    queue id to follow); the MSP logs the server's reply and bounces it: the reply, the address
+    and the time join the two, so the mail is one message (bounced) with the qualified sender."""
+    lines = [
+        "Nov 29 01:23:14 smhost sendmail[21851]: 6AT1NEC3021851: from=smcarol, size=337, class=0, nrcpts=1, msgid=<sm00031.abe19f58@gen.example.test>, relay=smcarol@localhost",
+        "Nov 29 01:23:14 smhost sm-mta[21852]: 6AT1NEE6021852: <nosuch@sm.example.test>... User unknown",
+        "Nov 29 01:23:15 smhost sendmail[21851]: 6AT1NEC3021851: to=nosuch@sm.example.test, ctladdr=smcarol (992/991), delay=00:00:01, xdelay=00:00:01, mailer=relay, pri=30337, relay=[127.0.0.1] [127.0.0.1], dsn=5.1.1, reply=550 5.1.1 <nosuch@sm.example.test>... User unknown, stat=User unknown",
+        "Nov 29 01:23:15 smhost sm-mta[21852]: 6AT1NEE6021852: from=<smcarol@sm.example.test>, size=337, class=0, nrcpts=0, proto=ESMTP, daemon=MTA-v4, relay=localhost [127.0.0.1]",
+        "Nov 29 01:23:15 smhost sendmail[21851]: 6AT1NEC3021851: 6AT1NEC4021851: DSN: User unknown",
+        "Nov 29 01:23:15 smhost sm-mta[21852]: 6AT1NEE8021852: from=<>, size=2234, class=0, nrcpts=1, msgid=<202611290123.6AT1NEC4021851@mx.sm.example.test>, proto=ESMTP, daemon=MTA-v4, relay=localhost [127.0.0.1]",
+        "Nov 29 01:23:15 smhost sendmail[21851]: 6AT1NEC4021851: to=smcarol, delay=00:00:00, xdelay=00:00:00, mailer=relay, pri=31361, relay=[127.0.0.1] [127.0.0.1], dsn=2.0.0, stat=Sent (6AT1NEE8021852 Message accepted for delivery)",
+        "Nov 29 01:23:15 smhost sm-mta[21853]: 6AT1NEE8021852: to=<smcarol@sm.example.test>, delay=00:00:00, xdelay=00:00:00, mailer=local, pri=32450, relay=local, dsn=2.1.5, stat=Sent",
+    ]
+    ms = by_qid(messages(lines, year=2026))
+    assert sorted(ms) == ["6AT1NEC3021851", "6AT1NEC4021851"]
+    m, dsn = ms["6AT1NEC3021851"], ms["6AT1NEC4021851"]
+    assert (m["status"], m["complete"], m["from"], m["queue_ids"], m["hops"]) == (
+        "bounced", True, "smcarol@sm.example.test", ["6AT1NEC3021851", "6AT1NEE6021852"],
+        [{"queue_id": "6AT1NEE6021852", "via": "relay_reject"}])
+    r = row(m, "nosuch@sm.example.test")
+    assert (r["status"], r["reply"]) == ("bounced", "550 5.1.1 <nosuch@sm.example.test>... User unknown")
+    assert [a["kind"] for a in r["attempts"]] == ["delivery", "reject"]
+    # the MSP's DSN, relayed through the MTA too: one notice message, linked both ways
+    assert m["bounces"] == [{"queue_id": "6AT1NEC4021851", "notice": "non_delivery"}]
+    assert dsn["bounce_of"] == {"queue_id": "6AT1NEC3021851", "message_id": "sm00031.abe19f58@gen.example.test",
+                                "notice": "non_delivery"}
+    assert (dsn["from"], dsn["status"], dsn["queue_ids"]) == ("", "sent", ["6AT1NEC4021851", "6AT1NEE8021852"])
+    assert (row(dsn, "smcarol@sm.example.test")["orig_to"], dsn["message_id"]) == (
+        "smcarol", "202611290123.6AT1NEC4021851@mx.sm.example.test")
+
+
+def test_unrelated_reject_is_not_joined() -> None:
+    """Another client's reject of the same address (other reason text) is not the MSP's."""
+    lines = [
+        "Nov 29 01:23:14 smhost sendmail[21851]: 6AT1NEC3021851: from=smcarol, size=337, class=0, nrcpts=1, msgid=<sm00031.abe19f58@gen.example.test>, relay=smcarol@localhost",
+        "Nov 29 01:23:14 smhost sm-mta[21852]: 6AT1NEE6021852: ruleset=check_rcpt, arg1=<nosuch@sm.example.test>, relay=[127.0.0.2], reject=550 5.7.1 <nosuch@sm.example.test>... Relaying denied",
+        "Nov 29 01:23:15 smhost sendmail[21851]: 6AT1NEC3021851: to=nosuch@sm.example.test, ctladdr=smcarol (992/991), delay=00:00:01, xdelay=00:00:01, mailer=relay, pri=30337, relay=[127.0.0.1] [127.0.0.1], dsn=5.1.1, reply=550 5.1.1 <nosuch@sm.example.test>... User unknown, stat=User unknown",
+    ]
+    ms = by_qid(messages(lines, year=2026))
+    assert sorted(ms) == ["6AT1NEC3021851", "6AT1NEE6021852"]
+    assert ms["6AT1NEC3021851"]["from"] == "smcarol"
+
+
+def test_snapshot_restore_across_a_handoff() -> None:
+    """State saved between the MSP's and the MTA's lines: the same one document."""
+    docs = docs_for(MSP_TO_MTA, year=2026)
+    one = MessageTracker()
+    whole = [d for doc in docs for d in one.feed(doc)] + one.finish()
+    for cut in range(1, len(docs)):
+        first = MessageTracker()
+        out = [d for doc in docs[:cut] for d in first.feed(doc)]
+        second = MessageTracker()
+        second.restore(first.snapshot())
+        out += [d for doc in docs[cut:] for d in second.feed(doc)] + second.finish()
+        assert out == whole, cut

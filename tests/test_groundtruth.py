@@ -1,8 +1,10 @@
-"""Per-recipient outcomes against ground truth from real Postfix runs, and restarts.
+"""Per-recipient outcomes against ground truth from real Postfix and Sendmail runs, and restarts.
 
-The samples in ``samples/realpostfix-*`` were written by a real Postfix 3.7 + Dovecot
-(see samples/README.md); ``ground_truth.jsonl`` says, per Message-ID, the sender and each
-recipient's expected final outcome. ``../shared/corpus/realpostfix`` is a third run.
+The samples in ``samples/realpostfix-*`` were written by a real Postfix 3.7 + Dovecot,
+``samples/realfilters-*`` by the same with OpenDKIM, OpenDMARC, policyd-spf, postgrey and
+amavisd-new, ``samples/realsendmail-seed3`` by a real Sendmail 8.17 (see samples/README.md);
+``ground_truth.jsonl`` says, per Message-ID, the sender and each recipient's expected final
+outcome. ``../shared/corpus/realpostfix`` is a third run.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ def _check(log: Path, truth: Path) -> None:
 
 class TestOwnSamples:
     @pytest.mark.parametrize("fmt", FORMATS)
-    @pytest.mark.parametrize("sample", ["realpostfix-seed7", "realpostfix-longids"])
+    @pytest.mark.parametrize("sample", ["realpostfix-seed7", "realpostfix-longids", "realfilters-seed21",
+                                        "realsendmail-seed3"])
     def test_recipient_outcomes_match_ground_truth(self, sample, fmt):
         """Every recipient's final outcome in our sample logs matches the run's ground truth."""
         _check(SAMPLES / sample / f"mail.{fmt}.log", SAMPLES / sample / "ground_truth.jsonl")

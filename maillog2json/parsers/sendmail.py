@@ -109,6 +109,21 @@ def addresses(v: str) -> list[str]:
     return [_addr(a.strip()) for a in out if a.strip()]
 
 
+def unbracketed(v: str) -> list[str]:
+    """The addresses of a ``to=`` value written without ``<>`` (``to=bob,<c@d>`` -> ``["bob"]``):
+    Sendmail logs an SMTP recipient as the client gave it, in brackets, and an address from an
+    alias, a ``.forward`` or a command line as written there."""
+    if "<" not in v:
+        return addresses(v)
+    out: list[str] = []
+    for piece in v.split(","):
+        if out and out[-1].count("<") > out[-1].count(">"):
+            out[-1] += "," + piece
+        else:
+            out.append(piece)
+    return [a.strip() for a in out if a.strip() and a.strip()[:1] != "<"]
+
+
 def relay_into(doc: Doc, v: str, side: str) -> None:
     """``relay=`` value: kept whole, and split into ``<side>_host``/``<side>_ip`` (``client``
     for the sending side of a received message, ``relay`` for a delivery's next hop)."""
@@ -183,7 +198,7 @@ def stat_into(doc: Doc, stat: str) -> None:
     if stat.startswith(("Deferred", "deferred")):
         doc["status"] = "deferred"
         rest = stat[8:].lstrip(":").strip()
-        if rest:
+        if rest and "reply" not in doc:
             reply_from(doc, rest)
         return
     if stat == "queued" or stat.startswith("queued"):
@@ -195,7 +210,8 @@ def stat_into(doc: Doc, stat: str) -> None:
         doc["status"] = "deferred"
     else:
         doc["status"] = "bounced"
-    reply_from(doc, stat)
+    if "reply" not in doc:          # a reply= key before stat= is the server's own reply
+        reply_from(doc, stat)
 
 
 def _kv_into(doc: Doc, text: str, side: str) -> int:
@@ -226,10 +242,15 @@ def _kv_into(doc: Doc, text: str, side: str) -> int:
             doc["from"] = _addr(v)
         elif k == "to":
             doc["to"] = addresses(v)
+            plain = unbracketed(v)
+            if plain:
+                doc["to_unbracketed"] = plain
         elif k == "relay":
             relay_into(doc, v, side)
         elif k in ("delay", "xdelay"):
             doc[k] = seconds(v)
+        elif k == "reply":          # 8.17: the server's reply to a failed attempt (kept over stat=)
+            reply_from(doc, v)
         elif k == "message_id":
             doc[k] = _addr(v)
         elif k == "ctladdr":
@@ -570,6 +591,19 @@ def _tcpwrappers(text: str, doc: Doc) -> Optional[str]:
     return "sendmail.reject"
 
 
+RE_SIZE = re.compile(r"message size \((?P<size>\d+)\) exceeds maximum \((?P<max>\d+)\)\Z")
+
+
+def _message(text: str, doc: Doc) -> Optional[str]:
+    # message size (300002) exceeds maximum (200000): refused at the end of DATA (552)
+    m = RE_SIZE.match(text)
+    if m is None:
+        return None
+    doc["size"] = int(m.group("size"))
+    doc["max_size"] = int(m.group("max"))
+    return "sendmail.size_exceeded"
+
+
 def _warning(text: str, doc: Doc) -> Optional[str]:
     doc["text"] = text
     return "sendmail.notice"
@@ -582,7 +616,7 @@ WORDS: dict[str, Handler] = {
     "collect": _collect, "done;": _done, "starting": _starting, "stopping": _stopping,
     "restarting": _restarting, "rejecting": _rejecting, "accepting": _accepting, "connect": _connect,
     "Null": _null, "alias": _alias, "Authentication-Warning": _auth_warning, "SMTP": _outgoing,
-    "tcpwrappers": _tcpwrappers,
+    "tcpwrappers": _tcpwrappers, "message": _message,
     "Warning": _warning, "WARNING": _warning, "runqueue": _warning, "unable": _warning, "My": _warning,
     "low": _warning, "gethostbyaddr": _warning, "grew": _warning, "Losing": _warning,
     "Saved": _warning, "setsender": _warning, "Too": _warning, "headers": _warning,
@@ -598,6 +632,11 @@ RE_ATTACK = re.compile(r"(?P<attack>possible SMTP attack|probable open proxy): c
 RE_VRFY = re.compile(r"(?P<command>EXPN|VRFY|expn|vrfy) (?P<argument>.*?)(?P<rejected> \[rejected\])?\Z")
 RE_NO_MAIL = re.compile(r"MAIL/EXPN/VRFY/ETRN during connection to (?P<daemon_name>.*)\Z")
 # q1: q2: DSN: User unknown       q1: q2: sender notify: Warning: could not send message for past 4 hours
+# after a SYSERR, Sendmail dumps its open files and its connection cache:
+#   q1:   5: fl=0x8000, mode=100640: dev=254/0, ino=1507540, nlink=1, u/gid=0/115, size=94
+#   q1: MCI@0x55850fc087d8: flags=6004c<CACHED,ESMTP>, errno=0, ... host=local, lastuse=...
+RE_FD_DUMP = re.compile(r" *(?P<fd>\d+): fl=(?P<fl>0x[0-9A-Fa-f]+), mode=(?P<mode>[0-7]+): ?(?P<text>.*)\Z", re.S)
+RE_MCI_DUMP = re.compile(r"MCI@(?P<mci>0x[0-9A-Fa-f]+): (?P<text>.*)\Z", re.S)
 RE_NOTICE = re.compile(r"(?P<label>DSN|sender notify|postmaster notify|return to sender|clone|return to postmaster): ?(?P<text>.*)\Z", re.S)
 
 
@@ -634,13 +673,27 @@ def parse_sendmail(daemon: Optional[str], msg: str, doc: Doc) -> Optional[str]:
                 return "sendmail.dsn"
     if not text:
         return None
+    c = text[0]
+    if c == " " or c.isdigit():
+        m = RE_FD_DUMP.match(text)
+        if m is not None:
+            doc["fd"] = int(m.group("fd"))
+            doc["fd_flags"] = m.group("fl")
+            doc["file_mode"] = m.group("mode")
+            doc["text"] = m.group("text")
+            return "sendmail.fd_dump"
+    elif c == "M" and text.startswith("MCI@"):
+        m = RE_MCI_DUMP.match(text)
+        if m is not None:
+            doc["mci"] = m.group("mci")
+            doc["text"] = m.group("text")
+            return "sendmail.mci_dump"
     word = _SEPARATORS.split(text, 1)[0]
     handler = WORDS.get(word)
     if handler is not None:
         kind = handler(text, doc)
         if kind is not None:
             return kind
-    c = text[0]
     if c == "/":                    # /etc/mail/aliases: 12 aliases, longest 10 bytes, 200 bytes total
         m = RE_ALIASES.match(text)
         if m is None:
@@ -705,4 +758,4 @@ KINDS = tuple("sendmail." + k for k in (
     "lost", "timeout", "collect", "milter", "milter_reject", "milter_discard", "auth", "auth_failure",
     "auth_info", "starttls", "starttls_error", "syserr", "start", "stop", "pregreet", "throttle",
     "unthrottle", "notice", "connect", "null_connection", "aliases", "auth_warning", "outgoing_connect",
-    "no_transaction", "attack", "expn", "vrfy"))
+    "no_transaction", "attack", "expn", "vrfy", "size_exceeded", "fd_dump", "mci_dump"))

@@ -151,6 +151,14 @@ _BY_KIND: dict[str, _Cat] = {
     "amavis.blocked": (_EMAIL, _DENIED, "failure"),
     "postgrey.greylist": (_EMAIL, _DENIED, "failure"),
     "postgrey.pass": (_EMAIL, ["allowed"], "success"),
+    # what the filters log as they start: their set-up, not mail
+    "amavis.decoder": (_PROC, _INFO, None),
+    "amavis.external_program": (_PROC, _INFO, None),
+    "amavis.module": (_PROC, _INFO, None),
+    "amavis.av_scanner": (_PROC, _INFO, None),
+    "amavis.info": (_PROC, _INFO, None),
+    "postgrey.info": (_PROC, _INFO, None),
+    "opendmarc.authserv_ids": (_CONF, _INFO, None),
     "clamav.found": (["malware"], _INFO, None),
     "clamav.milter_infected": (["email", "malware"], _INFO, None),
     # Sendmail and qmail (their fields go under ``sendmail.*`` / ``qmail.*``)
@@ -170,6 +178,7 @@ _BY_KIND: dict[str, _Cat] = {
     "sendmail.expn": (_NET, _PROTO, None),
     "sendmail.vrfy": (_NET, _PROTO, None),
     "sendmail.address_error": (_EMAIL, _DENIED, "failure"),
+    "sendmail.size_exceeded": (_EMAIL, _DENIED, "failure"),
     "sendmail.quarantine": (_EMAIL, _CHANGE, None),
     "sendmail.syserr": (_EMAIL, _ERROR, None),
     "sendmail.throttle": (_PROC, _ERROR, "failure"),
@@ -262,7 +271,7 @@ def _verdict_fields(doc: Doc, g: dict[str, dict[str, Any]], event: dict[str, Any
 # the kinds _verdict_fields looks at: every verdict, and the scanners' lines that name a virus or score
 _VERDICT_KINDS = frozenset(("amavis.passed", "amavis.blocked", "opendkim.signed", "opendkim.verified",
                             "opendkim.ssl_error", "opendkim.bad_signature", "opendkim.key_retrieval_failed",
-                            "opendkim.no_signature", "opendmarc.result", "opendmarc.spf", "policyd_spf.result",
+                            "opendkim.no_signature", "opendkim.signature", "opendkim.key_revoked", "opendmarc.result", "opendmarc.spf", "policyd_spf.result",
                             "policyd_spf.reject", "policyd_spf.defer", "postgrey.greylist", "postgrey.pass",
                             "spamd.result", "spamd.spam", "spamd.clean", "rspamd.result", "clamav.found",
                             "clamav.smtp_verdict", "clamav.milter_infected"))
