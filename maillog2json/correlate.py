@@ -9,7 +9,8 @@ queue ids on that host, which are joined into the same message:
   ``orig_queue_id=`` on the re-injecting smtpd's ``client=`` line;
 * before-queue proxies: ``proxy-accept: END-OF-MESSAGE: ... queued as NEWID``;
 * local(8) forwarding: ``status=sent (forwarded as NEWID)``;
-* ``postsuper -r``: ``postsuper: OLD: requeued`` then ``pickup: NEW: ... orig_id=OLD``.
+* ``postsuper -r``: ``postsuper: OLD: requeued`` then ``pickup: NEW: ... orig_id=OLD``;
+  MailScanner taking a held message back to Postfix: ``MailScanner: Requeue: OLD to NEW``.
 
 Bounce, delay and success notices are messages of their own, linked both ways
 (``bounce_of`` / ``bounces``).
@@ -23,7 +24,7 @@ next (same smtpd process, same sender); a transaction whose every recipient was
 rejected gives a message document of its own with status ``rejected`` and no queue id.
 
 Filter verdicts (amavisd-new, OpenDKIM, OpenDMARC, policyd-spf, postgrey, spamd, rspamd,
-clamav-milter) join the message they judged, as its ``filters``: by the Postfix queue id the
+clamav-milter, MailScanner) join the message they judged, as its ``filters``: by the Postfix queue id the
 filter logs (amavis's ``Queue-ID``, then its ``queued_as``), else by Message-ID; the policy
 servers, which answer during the SMTP session before there is a queue id, by the client's
 address to the open smtpd session of that host, whose message (or rejected transaction) then
@@ -132,6 +133,7 @@ _SPAM = (("score", "score"), ("required_score", "required"), ("symbols", "symbol
 _SPF_ANSWER = (("code", "code"), ("dsn", "dsn"), ("reason", "reason"), ("identity", "identity"), ("from", "from"),
                ("helo", "helo"))
 _GREY = (("reason", "reason"), ("delay", "delay"), ("from", "from"), ("to", "to"))
+_MAILSCANNER = (*_SPAM, ("spam_reason", "reason"))
 # kind -> (program, check, matched through the smtpd session?, (native field, entry field)...,
 #          line document -> (result, action))
 _VERDICTS: dict[str, tuple[str, str, bool, tuple[tuple[str, str], ...],
@@ -161,6 +163,8 @@ _VERDICTS: dict[str, tuple[str, str, bool, tuple[tuple[str, str], ...],
     "postgrey.pass": ("postgrey", "greylist", True, _GREY, lambda d: (None, "pass")),
     "spamd.result": ("spamd", "spam", False, _SPAM, lambda d: (_spam(d), None)),
     "rspamd.result": ("rspamd", "spam", False, _SPAM, lambda d: (_spam(d), d.get("action"))),
+    "mailscanner.spam": ("mailscanner", "spam", False, _MAILSCANNER, lambda d: ("spam", None)),
+    "mailscanner.not_spam": ("mailscanner", "spam", False, _MAILSCANNER, lambda d: ("clean", None)),
     "clamav.milter_infected": ("clamav", "virus", False, (("virus", "virus"),), lambda d: ("infected", None)),
 }
 
@@ -304,6 +308,7 @@ class MessageTracker:
             "qmgr.expired": self._expired,
             "postsuper.removed": self._deleted,
             "postsuper.requeued": self._requeued,
+            "mailscanner.requeue": self._mailscanner_requeue,
             "postsuper.held": self._held,
             "postsuper.released": self._released,
             "bounce.notice": self._bounce_notice,
@@ -761,6 +766,22 @@ class MessageTracker:
             return
         self._touch(msg, doc)
         msg.flags["requeued"] = True   # the queue id stays live until pickup's orig_id= names it
+
+    def _mailscanner_requeue(self, doc: Doc) -> None:
+        """MailScanner moved the held queue file (``queue_id``) into Postfix's incoming queue
+        under a new queue id (``queued_as``): one message, linked like ``postsuper -r``."""
+        msg = self._get(doc)
+        new = doc.get("queued_as")
+        if msg is None or not new:
+            return
+        self._touch(msg, doc)
+        old = doc["queue_id"]
+        if old in msg.live:             # MailScanner deleted the old file: no "removed" comes for it
+            msg.live.remove(old)
+        if "held" in msg.flags:
+            msg.flags["released"] = True
+        msg.links.setdefault("requeued_as", []).append(new)
+        self._link(msg, new, "requeue", [])
 
     def _held(self, doc: Doc) -> None:
         msg = self._get(doc)

@@ -42,6 +42,7 @@ from typing import Any, Callable, Optional
 import pytest
 
 from maillog2json.parsers import dovecot as dovecot_parser
+from maillog2json.parsers import mailscanner as mailscanner_parser
 from maillog2json.parsers import qmail as qmail_parser
 from maillog2json.parsers import sendmail as sendmail_parser
 from helpers import docs_for
@@ -683,8 +684,9 @@ CROWDSEC_NOT_MAPPED: dict[str, str] = {
 }
 CROWDSEC_STAGES = ("s00-raw/crowdsecurity/syslog-logs", "s01-parse/crowdsecurity/postfix-logs",
                    "s01-parse/crowdsecurity/postscreen-logs", "s01-parse/crowdsecurity/dovecot-logs")
-# Not compared: s02 enrichment (dates, GeoIP) and the amavis / MailScanner parsers (no parser of ours:
-# those lines are documents of the "other" family, kind unparsed).
+# Not compared: s02 enrichment (dates, GeoIP) and crowdsec's amavis / MailScanner parsers (their
+# lines are typed by our own parsers; the MailScanner corpus file must have none unparsed, see
+# test_every_peer_line_gives_one_document).
 CROWDSEC_KNOWN: dict[str, str] = {
     "Parsed.dovecot_login_message pam_authenticate":
         "Dovecot's reason is kept whole ('pam_authenticate() failed: Authentication failure (...)'); "
@@ -730,11 +732,13 @@ DOVECOT_FAMILY = "dovecot"
 OTHER_FAMILY = "other"
 SENDMAIL_FAMILY = "sendmail"
 QMAIL_FAMILY = "qmail"
+MAILSCANNER_FAMILY = "mailscanner"
 DOVECOT_PROGRAMS = frozenset(dovecot_parser.TAGS) | {"auth", "dovecot-auth"}
 
 
 def family(doc: Doc) -> str:
-    """postfix / dovecot / other, by the syslog tag (by the raw text when there was no header)."""
+    """postfix / dovecot / sendmail / qmail / mailscanner / other, by the syslog tag (by the raw text when there
+    was no header)."""
     program = doc.get("program")
     if program is None:
         raw = doc.get("raw", "")
@@ -749,6 +753,8 @@ def family(doc: Doc) -> str:
         return SENDMAIL_FAMILY
     if program in qmail_parser.TAGS:
         return QMAIL_FAMILY
+    if program in mailscanner_parser.TAGS:
+        return MAILSCANNER_FAMILY
     return OTHER_FAMILY
 
 
@@ -1034,7 +1040,8 @@ def corpus_files() -> dict[str, list[bytes]]:
 
 
 def test_every_peer_line_gives_one_document() -> None:
-    """Every line of every peer corpus gives one document; postfix/dovecot/sendmail/qmail lines are typed unless malformed."""
+    """Every line of every peer corpus gives one document; postfix/dovecot/sendmail/qmail/MailScanner lines are typed
+    unless malformed."""
     per_file: dict[str, Counter] = {}
     per_family: dict[str, Counter] = defaultdict(Counter)
     unexpected = []
@@ -1063,7 +1070,7 @@ def test_every_peer_line_gives_one_document() -> None:
         report.append(f"  {name}: {c['unparsed']}/{c['lines']} unparsed ({share:.1%})"
                       + (f", {c['blank/comment']} blank/comment" if c["blank/comment"] else ""))
     report.append("unparsed share per program family:")
-    for fam in (POSTFIX_FAMILY, DOVECOT_FAMILY, SENDMAIL_FAMILY, QMAIL_FAMILY, OTHER_FAMILY):
+    for fam in (POSTFIX_FAMILY, DOVECOT_FAMILY, SENDMAIL_FAMILY, QMAIL_FAMILY, MAILSCANNER_FAMILY, OTHER_FAMILY):
         c = per_family[fam]
         report.append(f"  {fam}: {c['unparsed']}/{c['lines']} unparsed ({c['unparsed'] / max(c['lines'], 1):.1%})")
     report += [f"  unexpected unparsed: {u}" for u in unexpected]

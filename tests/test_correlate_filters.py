@@ -218,6 +218,82 @@ class TestSpamScanners:
             "rspamd", "clean", "no action", 1.23, 15.0)
 
 
+# -- MailScanner: the verdict by queue id, and the re-queue from the hold queue ---------------------
+# Postfix holds every message (header_checks "/^Received:/ HOLD"); MailScanner scans the held queue
+# file, logs its verdict under that queue id (Postfix short ids get MailScanner's ".A" suffix) and
+# moves the file into the incoming queue under a new queue id ("Requeue: OLD to NEW").
+MAILSCANNER = """
+Nov 28 14:00:00 mx postfix/smtpd[6001]: connect from mail.example.org[192.0.2.7]
+Nov 28 14:00:00 mx postfix/smtpd[6001]: 3A4B5C6D7E: client=mail.example.org[192.0.2.7]
+Nov 28 14:00:00 mx postfix/cleanup[6002]: 3A4B5C6D7E: hold: header Received: from mail.example.org (mail.example.org [192.0.2.7]) by mx.example.net (Postfix) with ESMTP id 3A4B5C6D7E for <bob@example.net>; Sat, 28 Nov 2026 14:00:00 +0000 (UTC) from mail.example.org[192.0.2.7]; from=<ann@example.org> to=<bob@example.net> proto=ESMTP helo=<mail.example.org>
+Nov 28 14:00:00 mx postfix/cleanup[6002]: 3A4B5C6D7E: message-id=<ms1@example.org>
+Nov 28 14:00:00 mx postfix/smtpd[6001]: disconnect from mail.example.org[192.0.2.7] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5
+Nov 28 14:00:05 mx MailScanner[6100]: New Batch: Scanning 1 messages, 2345 bytes
+Nov 28 14:00:06 mx MailScanner[6100]: Message 3A4B5C6D7E.A1B2C from 192.0.2.7 (ann@example.org) to example.net is spam, SpamAssassin (not cached, score=7.181, required 4, BAYES_99 3.50, HTML_MESSAGE 0.00)
+Nov 28 14:00:06 mx MailScanner[6100]: Spam Actions: message 3A4B5C6D7E.A1B2C actions are deliver,header
+Nov 28 14:00:07 mx MailScanner[6100]: Requeue: 3A4B5C6D7E.A1B2C to 8F9A0B1C2D
+Nov 28 14:00:07 mx MailScanner[6100]: Uninfected: Delivered 1 messages
+Nov 28 14:00:07 mx postfix/qmgr[6003]: 8F9A0B1C2D: from=<ann@example.org>, size=2900, nrcpt=1 (queue active)
+Nov 28 14:00:08 mx postfix/local[6004]: 8F9A0B1C2D: to=<bob@example.net>, relay=local, delay=8, delays=7.9/0/0/0.1, dsn=2.0.0, status=sent (delivered to mailbox)
+Nov 28 14:00:08 mx postfix/qmgr[6003]: 8F9A0B1C2D: removed
+"""
+# Postfix long queue ids (as in crowdsec's MailScanner lines): the id is logged as it is
+MAILSCANNER_CLEAN = """
+Nov 28 14:10:00 mx postfix/smtpd[6001]: 4bsM5k4xJmz4rT6: client=mail.example.org[192.0.2.7]
+Nov 28 14:10:00 mx postfix/cleanup[6002]: 4bsM5k4xJmz4rT6: message-id=<ms2@example.org>
+Nov 28 14:10:06 mx MailScanner[6100]: Message 4bsM5k4xJmz4rT6 from 192.0.2.7 (ann@example.org) to example.net,example.com is not spam, SpamAssassin (cached, score=-0.5, required 5, autolearn=not spam, BAYES_00 -1.90, SPF_PASS -0.00)
+Nov 28 14:10:07 mx MailScanner[6100]: Requeue: 4bsM5k4xJmz4rT6 to 5ctN6m5yKmz5sU7
+Nov 28 14:10:07 mx postfix/qmgr[6003]: 5ctN6m5yKmz5sU7: from=<ann@example.org>, size=2900, nrcpt=2 (queue active)
+Nov 28 14:10:08 mx postfix/local[6004]: 5ctN6m5yKmz5sU7: to=<bob@example.net>, relay=local, delay=8, delays=7.9/0/0/0.1, dsn=2.0.0, status=sent (delivered to mailbox)
+Nov 28 14:10:08 mx postfix/smtp[6005]: 5ctN6m5yKmz5sU7: to=<carl@example.com>, relay=mx.example.com[198.51.100.5]:25, delay=8, delays=7.9/0/0.1/0.1, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 7A8B9C)
+Nov 28 14:10:08 mx postfix/qmgr[6003]: 5ctN6m5yKmz5sU7: removed
+"""
+
+
+class TestMailScanner:
+    def test_spam_verdict_and_requeue_make_one_message(self) -> None:
+        """The verdict joins the held queue id's message, and the re-queued id is the same message."""
+        (m,) = messages(MAILSCANNER)
+        assert m["queue_ids"] == ["3A4B5C6D7E", "8F9A0B1C2D"]
+        assert m["hops"] == [{"queue_id": "8F9A0B1C2D", "via": "requeue"}]
+        assert m["requeued_as"] == ["8F9A0B1C2D"]
+        assert m["status"] == "sent" and m["complete"] is True
+        assert m["flags"] == {"held": True, "released": True}
+        assert m["filters"] == [{"program": "mailscanner", "check": "spam", "kind": "mailscanner.spam",
+                                 "timestamp": "2026-11-28T14:00:06+00:00", "result": "spam", "score": 7.181,
+                                 "required": 4.0, "symbols": ["BAYES_99", "HTML_MESSAGE"]}]
+
+    @pytest.mark.parametrize("move", [-3, -4])     # before the Requeue line; before the verdict too
+    def test_requeue_in_any_order(self, move: int) -> None:
+        """Postfix's first line of the new queue id may come before MailScanner's Requeue line."""
+        lines = lines_of(MAILSCANNER)
+        i = next(n for n, x in enumerate(lines) if "8F9A0B1C2D: from=" in x)
+        lines.insert(i + move, lines.pop(i))
+        (m,) = messages("\n".join(lines))
+        assert m["queue_ids"] == ["3A4B5C6D7E", "8F9A0B1C2D"] and m["status"] == "sent"
+        assert len(m["filters"]) == 1
+
+    def test_not_spam_with_long_queue_ids(self) -> None:
+        """'is not spam' is a clean verdict; the recipients' domains stay on the line document."""
+        (m,) = messages(MAILSCANNER_CLEAN)
+        assert m["queue_ids"] == ["4bsM5k4xJmz4rT6", "5ctN6m5yKmz5sU7"]
+        (f,) = m["filters"]
+        assert (f["result"], f["score"], f["required"], f["symbols"]) == ("clean", -0.5, 5.0, ["BAYES_00", "SPF_PASS"])
+        assert {r["to"]: r["status"] for r in m["recipients"]} == {"bob@example.net": "sent", "carl@example.com": "sent"}
+
+    def test_split_anywhere_equals_one_run(self, tmp_path) -> None:
+        """The pending re-queue link survives a restart: split anywhere, the same documents."""
+        lines = [x.encode() for x in lines_of(MAILSCANNER + MAILSCANNER_CLEAN)]
+        p, sink = make_pipeline(emit="messages")
+        p.time.start_source(None)
+        p.process(lines)
+        p.finish()
+        whole = sorted(sink.documents(), key=lambda d: d["_id"])
+        assert len(whole) == 2
+        for cut in range(len(lines) + 1):
+            assert _split_run(lines, cut, tmp_path / "state.json") == whole, f"split at line {cut}"
+
+
 # -- policy servers: matched through the smtpd session --------------------------------------------
 POSTGREY = """
 Nov 28 12:00:00 mx postfix/smtpd[5001]: connect from mx.sender.test[198.51.100.20]

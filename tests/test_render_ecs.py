@@ -93,7 +93,7 @@ LIST_PATHS = {"from": "email.from.address", "to": "email.to.address"}
 
 
 OTHER_FAMILIES = ("amavis", "spamd", "rspamd", "clamav", "opendkim", "opendmarc", "policyd_spf", "postgrey",
-                  "sendmail", "qmail")
+                  "sendmail", "qmail", "mailscanner")
 
 
 def namespace(kind: str) -> str:

@@ -12,7 +12,8 @@ import re
 from typing import Any, Callable, Optional
 
 from maillog2json.parsers import (
-    amavis, clamav, dovecot, opendkim, opendmarc, policyd_spf, postfix, postgrey, qmail, rspamd, sendmail, spamd,
+    amavis, clamav, dovecot, mailscanner, opendkim, opendmarc, policyd_spf, postfix, postgrey, qmail, rspamd, sendmail,
+    spamd,
 )
 
 Doc = dict[str, Any]
@@ -25,7 +26,7 @@ FAMILIES["auth"] = dovecot.parse_pam          # pam_unix(dovecot:auth): authenti
 for _tags, _parse in ((amavis.TAGS, amavis.parse_amavis), (opendkim.TAGS, opendkim.parse_opendkim),
                       (opendmarc.TAGS, opendmarc.parse_opendmarc), (policyd_spf.TAGS, policyd_spf.parse_policyd_spf),
                       (postgrey.TAGS, postgrey.parse_postgrey), (spamd.TAGS, spamd.parse_spamd),
-                      (rspamd.TAGS, rspamd.parse_rspamd)):
+                      (rspamd.TAGS, rspamd.parse_rspamd), (mailscanner.TAGS, mailscanner.parse_mailscanner)):
     FAMILIES.update(dict.fromkeys(_tags, _parse))
 FAMILIES.update(clamav.FAMILIES)
 # other MTAs: Sendmail (a tag without '/'; Postfix's own ``postfix/sendmail`` stays Postfix's) and qmail-send

@@ -161,6 +161,18 @@ _BY_KIND: dict[str, _Cat] = {
     "opendmarc.authserv_ids": (_CONF, _INFO, None),
     "clamav.found": (["malware"], _INFO, None),
     "clamav.milter_infected": (["email", "malware"], _INFO, None),
+    # MailScanner: the re-queue hands the message back to the MTA; batch and start-up lines are its process
+    "mailscanner.requeue": (_EMAIL, _CHANGE, None),
+    "mailscanner.infected": (["email", "malware"], _INFO, None),
+    "mailscanner.virus": (["malware"], _INFO, None),
+    "mailscanner.rbl": (_THREAT, ["indicator"], None),
+    "mailscanner.batch": (_PROC, _INFO, None),
+    "mailscanner.batch_done": (_PROC, _INFO, None),
+    "mailscanner.checks_started": (_PROC, _INFO, None),
+    "mailscanner.checks_found": (_PROC, _INFO, None),
+    "mailscanner.delivered": (_PROC, _INFO, None),
+    "mailscanner.cache_expired": (_PROC, _INFO, None),
+    "mailscanner.info": (_PROC, _INFO, None),
     # Sendmail and qmail (their fields go under ``sendmail.*`` / ``qmail.*``)
     "sendmail.from": (_EMAIL, _CREATION, None),
     "sendmail.to": (_EMAIL, _INFO, _STATUS),
@@ -215,7 +227,7 @@ _FAMILY: dict[str, tuple[str, Optional[str]]] = {
     "syslog": ("maillog2json", None),
 }
 for _name in ("amavis", "spamd", "rspamd", "clamav", "opendkim", "opendmarc", "policyd_spf", "postgrey",
-              "sendmail", "qmail"):
+              "mailscanner", "sendmail", "qmail"):
     _FAMILY[_name] = (_name, _name)
 _POSTFIX = ("postfix", "postfix")
 _POSTFIX_LEVELS = frozenset(("warning", "error", "fatal", "panic", "info"))
@@ -274,7 +286,8 @@ _VERDICT_KINDS = frozenset(("amavis.passed", "amavis.blocked", "opendkim.signed"
                             "opendkim.no_signature", "opendkim.signature", "opendkim.key_revoked", "opendmarc.result", "opendmarc.spf", "policyd_spf.result",
                             "policyd_spf.reject", "policyd_spf.defer", "postgrey.greylist", "postgrey.pass",
                             "spamd.result", "spamd.spam", "spamd.clean", "rspamd.result", "clamav.found",
-                            "clamav.smtp_verdict", "clamav.milter_infected"))
+                            "clamav.smtp_verdict", "clamav.milter_infected", "mailscanner.spam",
+                            "mailscanner.not_spam"))
 
 
 def _message_filters(filters: list[dict[str, Any]], out: Doc, event: dict[str, Any]) -> dict[str, list[str]]:
