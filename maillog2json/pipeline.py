@@ -88,7 +88,7 @@ class Pipeline:
         else:
             raw_bytes = item
             truncated_length = 0
-        if raw_bytes.endswith(b"\r"):
+        if raw_bytes[-1:] == b"\r":                # (cheaper than bytes.endswith's argument parsing)
             raw_bytes = raw_bytes[:-1]
         invalid = False
         try:
@@ -99,7 +99,8 @@ class Pipeline:
         m = FAST_HEADER.match(line)
         ts = None
         if m is not None:
-            stamp, iso, host, program, pid, msg = m.groups()
+            stamp, iso, host, program, pid = m.groups()
+            msg = line[m.end():]
             if stamp is not None:
                 ts = self._stamps.get(stamp) or self.time.stamp(stamp)
             elif iso is not None:
@@ -142,7 +143,8 @@ class Pipeline:
             doc["raw_length"] = truncated_length
             stats.truncated += 1
         doc["raw"] = line
-        # the id: line_id(raw_bytes, n) for the n-th repeat, with one hash per line
+        # the id: line_id(raw_bytes, n) for the n-th repeat, with one hash per line (and one
+        # finalisation: the first sight's id is its digest in hex, hexdigest() would redo it)
         h = hashlib.blake2b(raw_bytes, digest_size=12)
         key = h.digest()
         seen = self._seen
@@ -155,7 +157,9 @@ class Pipeline:
         seen[key] = n + 1
         if n:
             h.update(b"\x00%d" % n)
-        doc["_id"] = h.hexdigest()
+            doc["_id"] = h.hexdigest()
+        else:
+            doc["_id"] = key.hex()
         kinds = stats.kinds
         kinds[kind] = kinds.get(kind, 0) + 1
         return doc

@@ -101,13 +101,14 @@ _RFC3339 = re.compile(
 _RFC3339_NOHOST = re.compile(r"(?:<(?P<pri>\d{1,3})>)?" + _TS3339 + r"(?P<rest>\S.*)\Z", _FLAGS)
 
 # The common case, read by one match into positional groups: a traditional (15-character
-# stamp) or RFC 3339 timestamp, host, tag[pid]: and the text; no PRI, facility tag or
-# Solaris id. Anything else (and every first sight of a traditional stamp, which must be
-# validated and placed in a year) goes through the patterns above.
+# stamp) or RFC 3339 timestamp, host, tag[pid]: ; the text is the rest of the line from the
+# match's end (not a ``(.*)`` group: that would walk the whole text once more). No PRI,
+# facility tag or Solaris id. Anything else (and every first sight of a traditional stamp,
+# which must be validated and placed in a year) goes through the patterns above.
 FAST_HEADER = re.compile(
     r"(?:([A-Z][a-z][a-z] [ 0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-6][0-9])|"
     r"(" + _DATE + "T" + _TIME + r"(?:\.[0-9]{1,9})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9]))) "
-    r"([^\s\[\]]*[^\s\[\]:]) ([^\s\[\]:]+)(?:\[([0-9]{1,10})\])?: (?!\[ID )(.*)\Z",
+    r"([^\s\[\]]*[^\s\[\]:]) ([^\s\[\]:]+)(?:\[([0-9]{1,10})\])?: (?!\[ID )",
     _FLAGS)
 
 # just the traditional stamp, checked as strictly as _TS3164 does
@@ -187,7 +188,7 @@ class TimeResolver:
     """
 
     __slots__ = ("_tz", "_fixed_year", "_now", "year", "_last_month", "_reference", "_days",
-                 "_latest", "stamps", "_minutes")
+                 "_latest", "stamps", "_minutes", "_stamp_minutes")
 
     def __init__(self, tz: Optional[tzinfo] = None, year: Optional[int] = None,
                  now: Callable[[], float] = None) -> None:
@@ -204,6 +205,10 @@ class TimeResolver:
         # per-line fast path reads this, a miss goes the long way (see FAST_HEADER)
         self.stamps: dict[str, str] = {}
         self._minutes: dict[tuple, tuple[str, str]] = {}
+        # the minutes of the stamps in ``stamps`` (``Nov 28 22:22``) -> (month, ISO 8601 before
+        # the seconds, after them): a new second of a known minute needs no pattern and no
+        # calendar; kept and cleared with ``stamps`` (same year, same validity)
+        self._stamp_minutes: dict[str, tuple[int, str, str]] = {}
 
     def start_source(self, reference: Optional[float]) -> None:
         """A new file or stream begins; ``reference`` is its mtime (None: now)."""
@@ -211,7 +216,7 @@ class TimeResolver:
         self._last_month = 0
         self._reference = reference
         self._latest = None
-        self.stamps.clear()
+        self._clear_stamps()
 
     @property
     def last_month(self) -> int:
@@ -224,7 +229,7 @@ class TimeResolver:
         self.year = state.get("year")
         self._last_month = state.get("last_month", 0)
         self._latest = None
-        self.stamps.clear()
+        self._clear_stamps()
 
     def _first_year(self, month: int) -> int:
         if self._fixed_year is not None:
@@ -244,7 +249,7 @@ class TimeResolver:
             if month < last and last - month >= 6:      # Dec -> Jan: next year
                 self.year = year = year + 1
                 self._last_month = month
-                self.stamps.clear()
+                self._clear_stamps()
             elif month > last and self._stray(year, month, last):   # from before the rollover
                 return self._render(year - 1, month, day, hms, frac)
             else:
@@ -269,22 +274,38 @@ class TimeResolver:
             self._latest = (ref_dt.year, ref_dt.month)
         return (year, month) > self._latest
 
+    def _clear_stamps(self) -> None:
+        self.stamps.clear()
+        self._stamp_minutes.clear()
+
     def stamp(self, s: str) -> Optional[str]:
         """A traditional 15-character stamp (``Nov 28 22:22:48``, ``Nov  8 ...``) -> ISO 8601,
         or None if it is not a valid one. The per-line fast path: a stamp placed in the
-        stream's current month is remembered until the year changes."""
+        stream's current month is remembered until the year changes, and so is its minute:
+        another second of that minute, while the stream is still in that month, is what
+        rfc3164() would make of it (no state changes then), put together from the minute's
+        rendering (as _render() does)."""
         iso = self.stamps.get(s)
         if iso is not None:
             return iso
-        m = _STAMP.match(s)
-        if m is None:
-            return None
-        mon, day, hms = m.groups()
-        iso = self.rfc3164(mon, day.strip().zfill(2), hms, None)
-        if self._last_month == MONTHS[mon]:         # not a stray line from before a rollover
-            if len(self.stamps) > 4096:
-                self.stamps.clear()
-            self.stamps[s] = iso
+        minute = self._stamp_minutes.get(s[:12])
+        if (minute is not None and minute[0] == self._last_month and len(s) == 15 and s[12] == ":"
+                and s[13] in "012345" and s[14] in "0123456789"):
+            iso = minute[1] + s[13:] + minute[2]
+        else:
+            m = _STAMP.match(s)
+            if m is None:
+                return None
+            mon, day, hms = m.groups()
+            iso = self.rfc3164(mon, day.strip().zfill(2), hms, None)
+            month = MONTHS[mon]
+            if self._last_month != month:           # a stray line from before a rollover
+                return iso
+            if hms[6:8] != "60":
+                self._stamp_minutes[s[:12]] = (month, iso[:17], iso[19:])
+        if len(self.stamps) > 4096:
+            self._clear_stamps()
+        self.stamps[s] = iso
         return iso
 
     def _render(self, year: int, month: int, day: str, hms: str, frac: Optional[str]) -> str:

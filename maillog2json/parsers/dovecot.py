@@ -109,8 +109,47 @@ def _login_process(doc: Doc, text: str) -> str:
     return "dovecot.login_aborted" if ("Aborted login" in head or "Login aborted" in head) else "dovecot.disconnect"
 
 
+# The commonest Dovecot lines, LMTP's, each read in one match (the general path below reads
+# them with RE_PREFIX, then RE_SAVED or RE_LMTP_CONN: these are those patterns for the plain
+# case, and the fields are set as that path sets them, in its order):
+# lmtp(alice@example.test)<4243><xyz>: msgid=<m1@example.test>: saved mail to INBOX
+RE_LMTP_SAVED = re.compile(r"lmtp\(([^()]*)\)<([0-9]+)><([^>]*)>: msgid=<([^>]*)>: saved mail to ([^:'\"]+)\Z")
+# lmtp(31093): Connect from local / lmtp(31093): Disconnect from local: Logged out (state=READY)
+RE_LMTP_SESSION = re.compile(r"lmtp\(([0-9]+)\): (Connect|Disconnect) from ([^:]+)(?:: (.*))?\Z", re.S)
+
+
+def _lmtp(msg: str, doc: Doc) -> Optional[str]:
+    m = RE_LMTP_SAVED.match(msg)
+    if m is not None:
+        ident, spid, session, msgid, mailbox = m.groups()
+        doc["service"] = "lmtp"
+        if ident.isdigit():
+            doc["service_pid"] = int(ident)
+        else:
+            doc["user"] = ident
+        doc["service_pid"] = int(spid)
+        doc["session"] = session
+        doc["message_id"] = msgid
+        doc["mailbox"] = mailbox
+        return "dovecot.saved"
+    m = RE_LMTP_SESSION.match(msg)
+    if m is not None:
+        ident, what, peer, text = m.groups()
+        doc["service"] = "lmtp"
+        doc["service_pid"] = int(ident)
+        doc["peer"] = peer
+        if text:
+            doc["text"] = text
+        return "dovecot.lmtp_connect" if what == "Connect" else "dovecot.lmtp_disconnect"
+    return None
+
+
 def parse_dovecot(daemon: Optional[str], msg: str, doc: Doc) -> Optional[str]:
     """Parse a Dovecot message text; the syslog tag may be ``dovecot`` or the service itself."""
+    if msg[:5] == "lmtp(":
+        kind = _lmtp(msg, doc)
+        if kind is not None:
+            return kind
     if msg.startswith("dovecot: "):            # "dovecot[442]: dovecot: auth(default): ..." (old)
         msg = msg[9:]
     m = RE_PREFIX.match(msg)

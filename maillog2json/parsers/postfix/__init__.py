@@ -2,6 +2,7 @@
 
 A Postfix message text is ``[level: ][QUEUEID: ][level: ]text``; the prefixes are read
 here once, then the daemon's handler (found by name in :data:`DAEMONS`) reads the text.
+The commonest kinds of line are read before that, each by one pattern (:data:`SHAPES`).
 What no handler recognises but has a level (warning, error, fatal, panic) is still a
 typed ``<daemon>.<level>`` event with its text; a per-recipient ``to=..., status=``
 line is understood whichever daemon wrote it. Every line with a level keeps its
@@ -27,6 +28,18 @@ DAEMONS: dict[str, Optional[Handler]] = {}
 for _module in (smtpd, postscreen, cleanup, qmgr, delivery, bounce, pickup, postsuper, misc):
     DAEMONS.update(_module.DAEMONS)
 
+# The per-line fast path, tried before anything else: daemon -> (shapes by the first 4
+# characters of the message, the shape of the daemon's "QUEUEID: ..." lines). A shape reads
+# one common kind of line (queue-id prefix included) with a single pattern and fills the
+# fields exactly as the general path below would (same fields, same order); it returns None,
+# having set nothing, when the line is not that shape, and the general path then reads it.
+# Only shapes that the daemon's handler would itself try first for such a text may be listed
+# (first match wins), and none that may start with a level.
+Shape = Callable[[str, Doc], Optional[str]]
+SHAPES: dict[str, tuple[dict[str, Shape], Optional[Shape]]] = {}
+for _module in (smtpd, postscreen, cleanup, qmgr, delivery):
+    SHAPES.update(_module.SHAPES)
+
 # Lines any daemon writes (msg_info from the shared libraries):
 # table hash:/etc/postfix/virtual_mailbox_maps(0,lock|fold_fix) has changed -- restarting
 RE_TABLE_CHANGED = re.compile(r"table (?P<table>\S+) has changed -- restarting\Z")
@@ -39,9 +52,17 @@ _GUESS_ORDER = ("qmgr", "smtpd", "cleanup", "smtp", "bounce", "pickup", "postscr
 
 def parse(daemon: Optional[str], msg: str, doc: Doc) -> Optional[str]:
     """Fill ``doc`` from a Postfix message text; return the kind, or None if not understood."""
-    # "[level: ][QUEUEID: ][level: ]": read with str.find, not a pattern (most lines have a
-    # prefix, so this runs for most lines). A queue id is QUEUE_ID: 6+ upper-case hex
-    # characters (short ids) or 12+ ASCII letters and digits (long ids), or NOQUEUE.
+    shapes = SHAPES.get(daemon)
+    if shapes is not None:
+        by_start, queued = shapes
+        shape = by_start.get(msg[:4], queued)
+        if shape is not None:
+            kind = shape(msg, doc)
+            if kind is not None:
+                return kind
+    # The lines no shape took. "[level: ][QUEUEID: ][level: ]": read with str.find, not a
+    # pattern. A queue id is QUEUE_ID: 6+ upper-case hex characters (short ids) or 12+ ASCII
+    # letters and digits (long ids), or NOQUEUE.
     level = None
     i = msg.find(": ", 0, 24)
     if i > 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from maillog2json.parsers.postfix.grammar import Doc, addr, client_from
+from maillog2json.parsers.postfix.grammar import QUEUE_ID_PREFIX, Doc, addr, client_from
 from maillog2json.parsers.postfix.smtpd import ACTIONS, RE_ACTION, envelope_into, fill_action, reason_into
 
 # 0F5383D: message-id=<544D2523.30609@rhsoft.net>   (also message-id=<> and unbracketed junk)
@@ -73,5 +73,20 @@ def parse_cleanup(msg: str, doc: Doc, level: Optional[str]) -> Optional[str]:
         return "cleanup.size_limit_exceeded"
     return None
 
+
+# the usual message-id line, in one match (a shape, see SHAPES in parsers/postfix/__init__.py):
+# what parse_cleanup would read, with nothing to repair
+RE_PLAIN_MESSAGE_ID = re.compile(QUEUE_ID_PREFIX + r"message-id=<([^>]*)>\Z")
+
+
+def _message_id(msg: str, doc: Doc) -> Optional[str]:
+    m = RE_PLAIN_MESSAGE_ID.match(msg)
+    if m is None:
+        return None
+    doc["queue_id"], doc["message_id"] = m.groups()
+    return "cleanup.message_id"
+
+
+SHAPES = {"cleanup": ({}, _message_id)}
 
 DAEMONS = {"cleanup": parse_cleanup}

@@ -8,7 +8,7 @@ import re
 from typing import Optional
 
 from maillog2json.parsers.postfix.grammar import (
-    TLS_DETAILS, Doc, addr, fill_groups, fill_reply_groups, fill_tls, kv_into, relay_parts, reply_from, rules,
+    QUEUE_ID_PREFIX, TLS_DETAILS, Doc, addr, fill_groups, fill_reply_groups, fill_tls, kv_into, relay_parts, reply_from, rules,
     run_rules, tls_features_from,
 )
 
@@ -29,31 +29,53 @@ RE_DELIVERY = re.compile(
     r"(?:tls=([^\s,]+), )?dsn=([0-9.]+), status=([a-z][a-z-]*)(?: \((.*)\))?\s*\Z", re.S)
 
 
+# the same with its queue id, for the shape (see SHAPES in parsers/postfix/__init__.py)
+RE_QUEUED_DELIVERY = re.compile(QUEUE_ID_PREFIX + RE_DELIVERY.pattern, re.S)
+
+
+def _queued_delivery(msg: str, doc: Doc) -> Optional[str]:
+    m = RE_QUEUED_DELIVERY.match(msg)
+    if m is None:
+        return None
+    g = m.groups()
+    doc["queue_id"] = g[0]
+    return _fill_delivery(doc, g[1:])
+
+
+def _delivery(msg: str, doc: Doc) -> Optional[str]:
+    """The usual layout (RE_DELIVERY) in one match; None, having set nothing, for any other."""
+    m = RE_DELIVERY.match(msg)
+    return None if m is None else _fill_delivery(doc, m.groups())
+
+
+def _fill_delivery(doc: Doc, groups: tuple) -> str:
+    (to, orig_to, relay, host, address, port, conn_use, delay, d1, d2, d3, d4, tls, dsn, status,
+     reply) = groups
+    doc["to"] = to
+    if orig_to is not None:
+        doc["orig_to"] = orig_to
+    relay_parts(doc, relay, host, address, port)
+    if conn_use is not None:
+        doc["conn_use"] = int(conn_use)
+    doc["delay"] = float(delay)
+    doc["delays"] = {"before_qmgr": float(d1), "in_qmgr": float(d2), "conn_setup": float(d3),
+                     "transmission": float(d4)}
+    if tls is not None:
+        tls_features_from(doc, tls)
+    doc["dsn"] = dsn
+    doc["status"] = status
+    if reply is not None:
+        reply_from(doc, reply)
+        if "forwarded as " in reply:
+            f = RE_FORWARDED.search(reply)
+            if f is not None:
+                doc["forwarded_as"] = f.group("qid")
+    return "delivery"
+
+
 def parse_delivery_line(msg: str, doc: Doc) -> Optional[str]:
     """``to=<a>, [orig_to=<b>, ]relay=..., delay=..., delays=..., dsn=..., status=... (reply)``."""
-    m = RE_DELIVERY.match(msg)
-    if m is not None:
-        (to, orig_to, relay, host, address, port, conn_use, delay, d1, d2, d3, d4, tls, dsn, status,
-         reply) = m.groups()
-        doc["to"] = to
-        if orig_to is not None:
-            doc["orig_to"] = orig_to
-        relay_parts(doc, relay, host, address, port)
-        if conn_use is not None:
-            doc["conn_use"] = int(conn_use)
-        doc["delay"] = float(delay)
-        doc["delays"] = {"before_qmgr": float(d1), "in_qmgr": float(d2), "conn_setup": float(d3),
-                         "transmission": float(d4)}
-        if tls is not None:
-            tls_features_from(doc, tls)
-        doc["dsn"] = dsn
-        doc["status"] = status
-        if reply is not None:
-            reply_from(doc, reply)
-            if "forwarded as " in reply:
-                f = RE_FORWARDED.search(reply)
-                if f is not None:
-                    doc["forwarded_as"] = f.group("qid")
+    if _delivery(msg, doc) is not None:
         return "delivery"
     i = msg.find(", status=")
     if i < 0:
@@ -136,6 +158,11 @@ def parse_agent(msg: str, doc: Doc, level: Optional[str]) -> Optional[str]:
         return parse_delivery_line(msg, doc)
     return None
 
+
+# A delivery line of any delivery agent, in one match (a shape, see SHAPES in
+# parsers/postfix/__init__.py): each agent's handler reads "to=..." first, this way.
+SHAPES = {name: ({}, _queued_delivery) for name in ("smtp", "lmtp", "local", "virtual", "pipe", "error", "discard",
+                                                   "retry")}
 
 DAEMONS = {
     "smtp": parse_smtp,

@@ -15,6 +15,11 @@ QUEUE_ID = r"(?:[0-9A-F]{6,}|[0-9BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxy]{10,}
 # (A message's "[level: ][QUEUEID: ][level: ]" prefixes are read with str.find in
 # parsers/postfix/__init__.py: same grammar, no pattern on the per-line path.)
 
+# The queue-id prefix as that reading accepts it, for the shapes (patterns of whole common
+# lines): the text before the first ": " within the first 24 characters, 6+ upper-case hex
+# characters or 12+ ASCII letters and digits (neither can hold ": ", so the first one ends it).
+QUEUE_ID_PREFIX = r"([0-9A-F]{6,22}|[0-9A-Za-z]{12,22}): "
+
 # localhost[127.0.0.1], unknown[::1], mail.example.com[192.0.2.1]:25, [192.0.2.1]:25
 CLIENT = r"(?P<client_host>[^\s\[\]]*)\[(?P<client_ip>[^\]]*)\](?::(?P<client_port>\d+))?"
 RE_CLIENT = re.compile(CLIENT)
@@ -367,16 +372,72 @@ TLS_DETAILS = (
 )
 
 
+TLS_GROUPS = 12     # the groups of TLS_DETAILS, always the last ones of a TLS pattern
+
+
 def fill_tls(doc: Doc, m: re.Match) -> None:
-    fill_groups(doc, m)
-    for group, prefix in (("_ssig", "tls_server_signature"), ("_csig", "tls_client_signature")):
-        detail = m.group(group)
+    """The groups before TLS_DETAILS (trust, client or relay) typed as fill_groups() does, then
+    the TLS details (tls_details_into)."""
+    g = m.groups()
+    first = len(g) - TLS_GROUPS
+    for i, name, conv in _spec(m.re):
+        if i >= first:
+            break
+        v = g[i]
+        if v is not None:
+            doc[name] = v if conv is None else conv(v)
+    tls_details_into(doc, g[first:])
+
+
+RE_TLS_DETAILS = re.compile(TLS_DETAILS + r"\Z", re.S)
+
+# TLS summaries repeat (a few protocol/cipher/key combinations): their fields, by text
+_TLS_DETAILS_SEEN: dict[str, dict] = {}
+
+
+def tls_details(text: str) -> Optional[dict]:
+    """The fields of a TLS summary (``TLSv1.3 with cipher ... server-digest SHA256``), in the
+    order tls_details_into() sets them, or None if it is not one. The dict is shared between
+    documents (its values are str and int): merge it into a document, do not keep it."""
+    fields = _TLS_DETAILS_SEEN.get(text)
+    if fields is None:
+        m = RE_TLS_DETAILS.match(text)
+        if m is None:
+            return None
+        fields = {}
+        tls_details_into(fields, m.groups())
+        if len(_TLS_DETAILS_SEEN) >= 1024:
+            _TLS_DETAILS_SEEN.clear()
+        _TLS_DETAILS_SEEN[text] = fields
+    return fields
+
+
+def tls_details_into(doc: Doc, g: tuple) -> None:
+    """Fill the TLS summary from the groups of TLS_DETAILS (in their order): protocol, cipher
+    and bits, then the optional key exchange, signatures and digests, and whatever follows."""
+    (version, cipher, bits, alg_bits, kex, ssig, ssig_detail, sdigest, csig, csig_detail, cdigest,
+     rest) = g
+    doc["tls_version"] = version
+    doc["tls_cipher"] = cipher
+    doc["tls_cipher_bits"] = int(bits)              # \d+: always a number
+    doc["tls_cipher_alg_bits"] = int(alg_bits)
+    if kex is not None:
+        doc["tls_key_exchange"] = kex
+    if ssig is not None:
+        doc["tls_server_signature"] = ssig
+    if sdigest is not None:
+        doc["tls_server_digest"] = sdigest
+    if csig is not None:
+        doc["tls_client_signature"] = csig
+    if cdigest is not None:
+        doc["tls_client_digest"] = cdigest
+    for detail, prefix in ((ssig_detail, "tls_server_signature"), (csig_detail, "tls_client_signature")):
         if detail:
             if detail.endswith(" bits") and detail[:-5].isdigit():
                 doc[prefix + "_bits"] = int(detail[:-5])
             else:
                 doc[prefix + "_curve"] = detail
-    rest = m.group("_rest").strip()
+    rest = rest.strip()
     if rest:
         doc["tls_extra"] = rest
 

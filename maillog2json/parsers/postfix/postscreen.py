@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 from maillog2json.parsers.postfix.grammar import CLIENT, TLS_DETAILS, Doc, fill_tls, rules, run_rules
-from maillog2json.parsers.postfix.smtpd import RE_ACTION, fill_action
+from maillog2json.parsers.postfix.smtpd import RE_ACTION, fill_action, noqueue_action
 
 # postscreen writes clients as [ip]:port
 PS_CLIENT = r"\[(?P<client_ip>[^\]]*)\]:(?P<client_port>\d+)"
@@ -64,6 +65,61 @@ DNSBLOG = rules(
     # addr 61.238.241.86 listed by domain psbl.surriel.com as 127.0.0.2
     (r"addr (?P<client_ip>\S+) listed by domain (?P<dnsbl_domain>\S+) as (?P<dnsbl_result>\S+)\Z", "dnsblog.listed"),
 )
+
+# -- shapes: the commonest postscreen lines, each in one match (see SHAPES in
+# parsers/postfix/__init__.py): the rule's own pattern, read by position, filled as the rule does.
+RE_CONNECT = re.compile(r"CONNECT from " + PS_CLIENT + r" to \[(?P<server_ip>[^\]]*)\]:(?P<server_port>\d+)\Z", re.S)
+RE_DISCONNECT = re.compile(r"DISCONNECT " + PS_CLIENT + r"\Z", re.S)
+RE_PASS = re.compile(r"PASS (?P<pass_type>NEW|OLD) " + PS_CLIENT + r"\Z", re.S)
+RE_DNSBL = re.compile(r"DNSBL rank (?P<rank>\d+) for " + PS_CLIENT + r"\Z", re.S)
+
+
+def _connect(msg: str, doc: Doc) -> Optional[str]:
+    m = RE_CONNECT.match(msg)
+    if m is None:
+        return None
+    ip, port, server_ip, server_port = m.groups()
+    doc["client_ip"] = None if ip == "unknown" else ip
+    doc["client_port"] = int(port)
+    doc["server_ip"] = server_ip
+    doc["server_port"] = int(server_port)
+    return "postscreen.connect"
+
+
+def _disconnect(msg: str, doc: Doc) -> Optional[str]:
+    m = RE_DISCONNECT.match(msg)
+    if m is None:
+        return None
+    ip, port = m.groups()
+    doc["client_ip"] = None if ip == "unknown" else ip
+    doc["client_port"] = int(port)
+    return "postscreen.disconnect"
+
+
+def _pass(msg: str, doc: Doc) -> Optional[str]:
+    m = RE_PASS.match(msg)
+    if m is None:
+        return None
+    pass_type, ip, port = m.groups()
+    doc["pass_type"] = pass_type
+    doc["client_ip"] = None if ip == "unknown" else ip
+    doc["client_port"] = int(port)
+    return "postscreen.pass"
+
+
+def _dnsbl(msg: str, doc: Doc) -> Optional[str]:
+    m = RE_DNSBL.match(msg)
+    if m is None:
+        return None
+    rank, ip, port = m.groups()
+    doc["rank"] = int(rank)
+    doc["client_ip"] = None if ip == "unknown" else ip
+    doc["client_port"] = int(port)
+    return "postscreen.dnsbl"
+
+
+SHAPES = {"postscreen": ({"CONN": _connect, "DISC": _disconnect, "PASS": _pass, "DNSB": _dnsbl,
+                          "NOQU": lambda msg, doc: noqueue_action(msg, doc, "postscreen")}, None)}
 
 DAEMONS = {
     "postscreen": parse_postscreen,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from maillog2json.parsers.postfix.grammar import Doc, kv_into
+from maillog2json.parsers.postfix.grammar import QUEUE_ID_PREFIX, Doc, kv_into
 
 # B5A021642D1: from=<alice@example.test>, size=541, nrcpt=1 (queue active)
 RE_QUEUED = re.compile(r"(?P<kv>from=.*?)(?: \(queue (?P<queue>\w+)\))?\Z", re.S)
@@ -21,13 +21,7 @@ def parse_qmgr(msg: str, doc: Doc, level: Optional[str]) -> Optional[str]:
     if msg == "removed" or msg == 'removed"':      # (a stray quote: real-world damage)
         return "qmgr.removed"
     if msg.startswith("from="):
-        q = RE_QUEUED_FAST.match(msg)
-        if q is not None:
-            sender, size, nrcpt, queue = q.groups()
-            doc["from"] = sender
-            doc["size"] = int(size)
-            doc["nrcpt"] = int(nrcpt)
-            doc["queue"] = queue
+        if _queued(msg, doc) is not None:
             return "qmgr.queued"
         e = RE_EXPIRED.match(msg)
         if e is not None:
@@ -46,5 +40,39 @@ def parse_qmgr(msg: str, doc: Doc, level: Optional[str]) -> Optional[str]:
         return "qmgr.skipped"
     return None
 
+
+def _queued(msg: str, doc: Doc) -> Optional[str]:
+    q = RE_QUEUED_FAST.match(msg)
+    if q is None:
+        return None
+    sender, size, nrcpt, queue = q.groups()
+    doc["from"] = sender
+    doc["size"] = int(size)
+    doc["nrcpt"] = int(nrcpt)
+    doc["queue"] = queue
+    return "qmgr.queued"
+
+
+# the two lines of every message, in one match (a shape, see SHAPES in parsers/postfix/__init__.py):
+# 4FAE3164311: removed / B5A021642D1: from=<alice@example.test>, size=541, nrcpt=1 (queue active)
+RE_QUEUE_LINE = re.compile(QUEUE_ID_PREFIX + r"(?:(removed)\Z|" + RE_QUEUED_FAST.pattern + ")")
+
+
+def _queue_line(msg: str, doc: Doc) -> Optional[str]:
+    m = RE_QUEUE_LINE.match(msg)
+    if m is None:
+        return None
+    queue_id, removed, sender, size, nrcpt, queue = m.groups()
+    doc["queue_id"] = queue_id
+    if removed is not None:
+        return "qmgr.removed"
+    doc["from"] = sender
+    doc["size"] = int(size)
+    doc["nrcpt"] = int(nrcpt)
+    doc["queue"] = queue
+    return "qmgr.queued"
+
+
+SHAPES = {name: ({}, _queue_line) for name in ("qmgr", "nqmgr")}
 
 DAEMONS = {"qmgr": parse_qmgr, "nqmgr": parse_qmgr}

@@ -7,8 +7,8 @@ import re
 from typing import Optional
 
 from maillog2json.parsers.postfix.grammar import (
-    CLIENT, TLS_DETAILS, Doc, RE_QUEUED_AS, RE_REPLY, addr, fill_groups, fill_tls, kv_into, rules,
-    run_rules, set_client,
+    CLIENT, QUEUE_ID_PREFIX, TLS_DETAILS, Doc, RE_QUEUED_AS, RE_REPLY, addr, fill_groups, fill_tls, kv_into,
+    rules, run_rules, set_client, tls_details,
 )
 
 # Access actions logged by smtpd and cleanup. ``reject_warning`` is a would-be reject.
@@ -114,24 +114,42 @@ def fill_action(doc: Doc, m: re.Match, daemon: str = "smtpd") -> str:
 
 RE_COUNTS = re.compile(r"([a-z_-]+)=([0-9]+)(?:/([0-9]+))?")
 
+# The command counts of a disconnect line repeat ("ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5"
+# for most clean sessions): read once per distinct text
+_COUNTS_SEEN: dict[str, tuple] = {}
+
+
+def read_counts(counts: str) -> tuple[Optional[tuple[int, int]], dict[str, int], dict[str, int]]:
+    """``ehlo=1 mail=1 rcpt=5/8 commands=7/10`` -> ((commands_ok, commands) or None, all, ok)."""
+    seen = _COUNTS_SEEN.get(counts)
+    if seen is not None:
+        return seen
+    commands = None
+    total: dict[str, int] = {}
+    ok: dict[str, int] = {}
+    for name, good, all_ in RE_COUNTS.findall(counts):
+        g = int(good)
+        if name == "commands":
+            commands = (g, int(all_) if all_ else g)
+            continue
+        ok[name] = g
+        total[name] = int(all_) if all_ else g
+    if len(_COUNTS_SEEN) >= 1024:
+        _COUNTS_SEEN.clear()
+    seen = _COUNTS_SEEN[counts] = (commands, total, ok)
+    return seen
+
 
 def fill_disconnect(doc: Doc, m: re.Match) -> None:
     host, ip, port, counts = m.groups()
     set_client(doc, host, ip, port)
     if not counts:
         return
-    total: dict[str, int] = {}
-    ok: dict[str, int] = {}
-    for name, good, all_ in RE_COUNTS.findall(counts):
-        g = int(good)
-        if name == "commands":
-            doc["commands_ok"] = g
-            doc["commands"] = int(all_) if all_ else g
-            continue
-        ok[name] = g
-        total[name] = int(all_) if all_ else g
-    doc["command_counts"] = total
-    doc["command_counts_ok"] = ok
+    commands, total, ok = read_counts(counts)
+    if commands is not None:
+        doc["commands_ok"], doc["commands"] = commands
+    doc["command_counts"] = dict(total)         # each document its own (the cached ones are shared)
+    doc["command_counts_ok"] = dict(ok)
 
 
 # client=localhost[127.0.0.1] (the usual case; with SASL or XFORWARD the key=value reader)
@@ -267,3 +285,92 @@ _ACTION_WORDS = frozenset(ACTIONS.split("|"))
 _ACTION_PREFIXES = frozenset(w[:4] for w in _ACTION_WORDS)
 
 DAEMONS = {"smtpd": parse_smtpd}
+
+
+# -- shapes: the commonest smtpd lines, each in one match (see SHAPES in parsers/postfix/__init__.py).
+# Each pattern is its rule's pattern above, read by position; the fields and their order are
+# those the rule's fill gives.
+
+RE_CONNECT = re.compile(r"connect from " + CLIENT + r"\Z", re.S)
+RE_DISCONNECT = re.compile(r"disconnect from " + CLIENT + r"(?: (?P<counts>.*))?\Z", re.S)
+# the part before the TLS summary (read by grammar.tls_details): the whole rule's pattern
+# splits the text only there (the client part cannot end anywhere else)
+RE_TLS_CLIENT = re.compile(r"(?P<tls_trust>Anonymous|Untrusted|Trusted|Verified) TLS connection established from "
+                           + CLIENT + r": ", re.S)
+
+
+def _connect(msg: str, doc: Doc) -> Optional[str]:
+    m = RE_CONNECT.match(msg)
+    if m is None:
+        return None
+    host, ip, port = m.groups()
+    doc["client_host"] = host
+    doc["client_ip"] = None if ip == "unknown" else ip
+    if port is not None:
+        doc["client_port"] = int(port)
+    return "smtpd.connect"
+
+
+def _disconnect(msg: str, doc: Doc) -> Optional[str]:
+    m = RE_DISCONNECT.match(msg)
+    if m is None:
+        return None
+    fill_disconnect(doc, m)
+    return "smtpd.disconnect"
+
+
+# 7B1C41642D1: client=localhost[127.0.0.1]
+RE_QUEUED_CLIENT = re.compile(QUEUE_ID_PREFIX + RE_CLIENT_ONLY.pattern)
+# 7B1C41642D1: client=localhost[127.0.0.1], sasl_method=PLAIN, sasl_username=u@x   (what the key=value
+# reader makes of it when no value holds a comma or angle brackets: the same fields, in this order)
+RE_QUEUED_SASL_CLIENT = re.compile(QUEUE_ID_PREFIX + RE_CLIENT_ONLY.pattern[:-2]
+                                   + r", sasl_method=([^,<>]*), sasl_username=([^,<>]*)\Z")
+
+
+def _client(msg: str, doc: Doc) -> Optional[str]:
+    c = RE_QUEUED_CLIENT.match(msg)
+    if c is not None:
+        queue_id, host, ip, port = c.groups()
+        doc["queue_id"] = queue_id
+        set_client(doc, host, ip, port)
+        return "smtpd.client"
+    c = RE_QUEUED_SASL_CLIENT.match(msg)
+    if c is None:
+        return None         # other fields (XFORWARD, orig_queue_id, ...): the rule reads them
+    queue_id, host, ip, port, method, username = c.groups()
+    doc["queue_id"] = queue_id
+    set_client(doc, host, ip, port)
+    doc["sasl_method"] = method
+    doc["sasl_username"] = username
+    return "smtpd.client"
+
+
+def _tls(msg: str, doc: Doc) -> Optional[str]:
+    m = RE_TLS_CLIENT.match(msg)
+    if m is None:
+        return None
+    details = tls_details(msg[m.end():])
+    if details is None:
+        return None
+    trust, host, ip, port = m.groups()
+    doc["tls_trust"] = trust
+    doc["client_host"] = host
+    doc["client_ip"] = None if ip == "unknown" else ip
+    if port is not None:
+        doc["client_port"] = int(port)
+    doc.update(details)
+    return "smtpd.tls"
+
+
+def noqueue_action(msg: str, doc: Doc, daemon: str = "smtpd") -> Optional[str]:
+    """NOQUEUE: reject: RCPT from ...: the access action of a client that has no queue file yet."""
+    if msg[4:9] != "EUE: ":
+        return None
+    m = RE_ACTION.match(msg, 9)
+    return None if m is None else fill_action(doc, m, daemon)
+
+
+SHAPES = {"smtpd": ({
+    "conn": _connect, "disc": _disconnect, "NOQU": noqueue_action,
+    "Anon": _tls, "Untr": _tls, "Trus": _tls, "Veri": _tls,
+}, _client)}
