@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Optional
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import NOW, MemorySink, docs_for
+from helpers import NOW, SAMPLES, MemorySink, docs_for
 from maillog2json.inputs import LineSplitter
 from maillog2json.parsers import postfix
 from maillog2json.pipeline import Options, Pipeline
@@ -231,3 +233,22 @@ class TestPostfixMessages:
         msg = msg.replace("\n", " ")
         docs = docs_for([f"<22>1 2026-11-08T09:15:02+00:00 mx1 postfix 1234 - -  {msg}"])
         assert len(docs) == 1 and docs[0]["kind"]
+
+
+class TestUnicodeDigits:
+    """``"²".isdigit()`` is true but ``int("²")`` fails: every number in real lines replaced by
+    digit-like characters must still give one document per line, never an exception."""
+
+    @pytest.mark.parametrize("replacement", ["\u00b2", "1\u00b2", "\u0663", "\u00bd", "\uff11"])
+    def test_every_number_of_the_samples_replaced(self, replacement: str) -> None:
+        from maillog2json.correlate import MessageTracker
+        lines = []
+        for path in sorted(SAMPLES.glob("*/mail.traditional.log")) + [SAMPLES / "maillog-small.log"]:
+            for raw in path.read_bytes().splitlines():
+                head, sep, text = raw.partition(b"]: ")      # keep the header (its numbers are checked there)
+                if sep:
+                    text = re.sub(rb"\d+", replacement.encode(), text)
+                lines.append(head + sep + text)
+        data = b"\n".join(lines) + b"\n"
+        docs = convert(data, [1 << 16], tracker=MessageTracker())
+        check_documents(docs, expected_lines(data), 1 << 20)

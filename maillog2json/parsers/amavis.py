@@ -38,7 +38,7 @@ ITEMS = {
     "Resent-Message-ID": ("resent_message_id", lambda v: v[1:-1] if v[:1] == "<" and v[-1:] == ">" else v),
     "mail_id": ("mail_id", str),
     "Hits": ("hits", lambda v: None if v == "-" else _number(v)),
-    "size": ("size", lambda v: int(v) if v.isdigit() else v),
+    "size": ("size", lambda v: int(v) if v.isdecimal() else v),
     "queued_as": ("queued_as", lambda v: [x for x in re.split(r"[ ,/]+", v) if x]),
     "quarantine": ("quarantine", str),
     "Subject": ("subject", lambda v: v[1:-1] if len(v) > 1 and v[0] == v[-1] == '"' else v),

@@ -70,15 +70,15 @@ def _login_tail(doc: Doc, tail: str) -> None:
             elif k == "lip":
                 doc["server_ip"] = v
             elif k == "rport":
-                doc["client_port"] = int(v) if v.isdigit() else v
+                doc["client_port"] = int(v) if v.isdecimal() else v
             elif k == "lport":
-                doc["server_port"] = int(v) if v.isdigit() else v
+                doc["server_port"] = int(v) if v.isdecimal() else v
             elif k == "method":
                 doc["auth_method"] = v
             elif k == "session":
                 doc["session"] = _user(v)
             elif k == "mpid":
-                doc["mail_pid"] = int(v) if v.isdigit() else v
+                doc["mail_pid"] = int(v) if v.isdecimal() else v
             else:
                 doc[k] = _user(v)
         elif item.startswith("TLS"):
@@ -123,7 +123,7 @@ def _lmtp(msg: str, doc: Doc) -> Optional[str]:
     if m is not None:
         ident, spid, session, msgid, mailbox = m.groups()
         doc["service"] = "lmtp"
-        if ident.isdigit():
+        if ident.isdecimal():
             doc["service_pid"] = int(ident)
         else:
             doc["user"] = ident
@@ -170,7 +170,7 @@ def parse_dovecot(daemon: Optional[str], msg: str, doc: Doc) -> Optional[str]:
         doc["level"] = level
     doc["service"] = service
     if ident is not None:
-        if ident.isdigit():
+        if ident.isdecimal():
             doc["service_pid"] = int(ident)
         elif ident == "default" and service.startswith("auth"):
             pass                                # Dovecot 1.x: auth(default) names the auth process

@@ -45,7 +45,7 @@ def parse_postgrey(daemon: Optional[str], msg: str, doc: Doc) -> Optional[str]:
         k, v = item.group("k"), item.group("v")
         field = KEYS.get(k, k)
         if field == "delay":
-            doc["delay"] = int(v) if v.isdigit() else v
+            doc["delay"] = int(v) if v.isdecimal() else v
         else:
             doc[field] = v
     return "postgrey." + action

@@ -35,7 +35,7 @@ def _list(v: str) -> list[str]:
 
 
 def _int(v: str) -> Any:
-    return int(v) if v.isdigit() else v
+    return int(v) if v.isdecimal() else v
 
 
 def _elapsed_ms(v: str) -> Any:

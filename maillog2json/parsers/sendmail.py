@@ -263,10 +263,10 @@ def _kv_into(doc: Doc, text: str, side: str) -> int:
                 doc["ctladdr"] = _addr(v)
         elif k == "bits" and "/" in v:
             a, _, b = v.partition("/")
-            doc["tls_cipher_bits"] = int(a) if a.isdigit() else a
-            doc["tls_cipher_alg_bits"] = int(b) if b.isdigit() else b
+            doc["tls_cipher_bits"] = int(a) if a.isdecimal() else a
+            doc["tls_cipher_alg_bits"] = int(b) if b.isdecimal() else b
         elif k in INT_KEYS:
-            doc[k] = int(v) if v.isdigit() else v
+            doc[k] = int(v) if v.isdecimal() else v
         else:
             doc[k] = v
     if extra:

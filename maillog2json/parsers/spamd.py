@@ -43,7 +43,7 @@ def _num(v: str) -> Any:
 
 
 def _int(v: str) -> Any:
-    return int(v) if v.isdigit() else v
+    return int(v) if v.isdecimal() else v
 
 
 def _unbracket(v: str) -> str:

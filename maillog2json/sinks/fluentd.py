@@ -129,7 +129,7 @@ def parse_address(address: str) -> tuple[str, Any]:
             raise ConfigError(usage)
         if ":" in host:
             raise ConfigError(usage + " (put an IPv6 address in brackets: [::1]:24224)")
-    if not port_s.isdigit() or not 0 < int(port_s) < 65536:
+    if not port_s.isdecimal() or not 0 < int(port_s) < 65536:
         raise ConfigError(usage + f" (port {port_s!r} is not a number from 1 to 65535)")
     return "tcp", (host, int(port_s))
 

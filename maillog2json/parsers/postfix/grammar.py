@@ -214,7 +214,7 @@ def kv_into(doc: Doc, text: str, rx: re.Pattern = RE_KV_COMMA) -> int:
         if k in ADDRESS_KEYS:
             doc[k] = addr(v)
         elif k in INT_KEYS:
-            doc[k] = int(v) if v.isdigit() else v
+            doc[k] = int(v) if v.isdecimal() else v
         elif k in FLOAT_KEYS:
             doc[k] = flt(v)
         elif k == "relay":
@@ -257,7 +257,7 @@ FLOAT_GROUPS = frozenset(("delay", "after", "hangup_after", "pregreet_after"))
 
 
 def _int(v: str) -> Any:
-    return int(v) if v.isdigit() else v
+    return int(v) if v.isdecimal() else v
 
 
 def _ip(v: str) -> Optional[str]:
@@ -433,7 +433,7 @@ def tls_details_into(doc: Doc, g: tuple) -> None:
         doc["tls_client_digest"] = cdigest
     for detail, prefix in ((ssig_detail, "tls_server_signature"), (csig_detail, "tls_client_signature")):
         if detail:
-            if detail.endswith(" bits") and detail[:-5].isdigit():
+            if detail.endswith(" bits") and detail[:-5].isdecimal():
                 doc[prefix + "_bits"] = int(detail[:-5])
             else:
                 doc[prefix + "_curve"] = detail
