@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 from datetime import datetime, timezone
 from typing import Any, Optional, Union
 
@@ -118,3 +120,36 @@ def pipeline_docs(lines: list[Union[bytes, str]], emit: str = "all", year: int =
     p.process([x.encode() if isinstance(x, str) else x for x in lines])
     p.finish()
     return sink.documents()
+
+
+LINE_HEADER = ("type", "_id", "raw", "timestamp", "host", "program", "daemon", "pid", "syslog_name")
+
+
+def line_fields(line: str) -> dict[str, Any]:
+    """The fields one line parses to, without the syslog header's (for exact table tests)."""
+    (doc,) = docs_for([line], year=2026)
+    assert doc["raw"] == line
+    return {k: v for k, v in doc.items() if k not in LINE_HEADER}
+
+
+class LineCases:
+    """A table of (line, exact fields): each row of ``CASES`` is one test (conftest.py's
+    pytest_generate_tests parametrizes ``test_line``)."""
+
+    CASES: list = []
+
+    def test_line(self, line: str, expected: dict[str, Any]) -> None:
+        """Each line gives its kind and exactly these fields (unknown lines stay unparsed)."""
+        assert line_fields(line) == expected
+
+
+# processes a test started with spawn(): conftest.py kills those still running after each test
+SPAWNED: list[subprocess.Popen] = []
+
+
+def spawn(*args: Any, **kw: Any) -> subprocess.Popen:
+    """subprocess.Popen, killed after the test if still running (a failed assertion must
+    not leave a maillog2json retrying forever in the background)."""
+    p = subprocess.Popen(*args, **kw)
+    SPAWNED.append(p)
+    return p

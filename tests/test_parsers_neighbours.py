@@ -12,33 +12,13 @@ from typing import Any
 
 import pytest
 
-from helpers import SAMPLES, docs_for
+from helpers import SAMPLES, LineCases, docs_for, line_fields
 
 Doc = dict[str, Any]
-HEADER = ("type", "_id", "raw", "timestamp", "host", "program", "daemon", "pid", "syslog_name")
-
-
-def fields(line: str) -> Doc:
-    (doc,) = docs_for([line], year=2026)
-    assert doc["raw"] == line
-    return {k: v for k, v in doc.items() if k not in HEADER}
 
 
 
 
-class LineCases:
-    """A family's table of (line, exact fields): each row is one test (see pytest_generate_tests)."""
-
-    CASES: list = []
-
-    def test_line(self, line: str, expected: Doc) -> None:
-        """Each line gives its kind and exactly these fields (unknown lines stay unparsed)."""
-        assert fields(line) == expected
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if metafunc.function.__name__ == "test_line" and metafunc.cls is not None:
-        metafunc.parametrize("line, expected", metafunc.cls.CASES)
 
 
 class TestAmavis(LineCases):

@@ -11,24 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import docs_for
+from helpers import LineCases, docs_for, line_fields
 
 Doc = dict[str, Any]
-HEADER = ("type", "_id", "raw", "timestamp", "host", "program", "daemon", "pid", "syslog_name")
 
 
-def fields(line: str) -> Doc:
-    (doc,) = docs_for([line], year=2026)
-    assert doc["raw"] == line
-    return {k: v for k, v in doc.items() if k not in HEADER}
 
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if metafunc.function.__name__ == "test_line" and metafunc.cls is not None:
-        metafunc.parametrize("line, expected", metafunc.cls.CASES)
-
-
-class TestQmail:
+class TestQmail(LineCases):
     """Every kind of qmail-send line, with its exact fields."""
 
     CASES = [
@@ -145,6 +134,3 @@ class TestQmail:
          {'kind': 'unparsed', 'queue_id': None, 'unparsed_reason': 'message'}),
     ]
 
-    def test_line(self, line: str, expected: Doc) -> None:
-        """Each line gives its kind and exactly these fields."""
-        assert fields(line) == expected

@@ -15,24 +15,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import docs_for
+from helpers import LineCases, docs_for, line_fields
 
 Doc = dict[str, Any]
-HEADER = ("type", "_id", "raw", "timestamp", "host", "program", "daemon", "pid", "syslog_name")
 
 
-def fields(line: str) -> Doc:
-    (doc,) = docs_for([line], year=2026)
-    assert doc["raw"] == line
-    return {k: v for k, v in doc.items() if k not in HEADER}
 
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if metafunc.function.__name__ == "test_line" and metafunc.cls is not None:
-        metafunc.parametrize("line, expected", metafunc.cls.CASES)
-
-
-class TestSendmail:
+class TestSendmail(LineCases):
     """Every kind of Sendmail line, with its exact fields."""
 
     CASES = [
@@ -497,16 +486,13 @@ class TestSendmail:
           'text': 'alice@example.test(0): message file too big'}),
     ]
 
-    def test_line(self, line: str, expected: Doc) -> None:
-        """Each line gives its kind and exactly these fields."""
-        assert fields(line) == expected
 
 
 @pytest.mark.parametrize("program", ["sendmail", "sm-mta", "sm-msp-queue", "sendmail-in", "sendmail-out",
                                      "sm-mta-in", "sm-acceptingconnections"])
 def test_tags(program: str) -> None:
     """Sendmail is read under its usual syslog tags, multi-instance names included."""
-    doc = fields(f"Nov 28 10:00:00 mx {program}[1]: q1SA00a0000001: from=<a@b.example>, size=1, class=0, "
+    doc = line_fields(f"Nov 28 10:00:00 mx {program}[1]: q1SA00a0000001: from=<a@b.example>, size=1, class=0, "
                  "nrcpts=1, msgid=<m@b.example>, proto=ESMTP, daemon=MTA, relay=[192.0.2.1]")
     assert doc["kind"] == "sendmail.from"
     assert doc["client_ip"] == "192.0.2.1"
@@ -514,5 +500,5 @@ def test_tags(program: str) -> None:
 
 def test_sm_notify_is_not_sendmail() -> None:
     """NFS's sm-notify shares the sm- prefix but is not Sendmail: its lines stay unparsed (program)."""
-    doc = fields("Nov 28 10:00:00 mx sm-notify[1]: Version 2.6.2 starting")
+    doc = line_fields("Nov 28 10:00:00 mx sm-notify[1]: Version 2.6.2 starting")
     assert doc["kind"] == "unparsed" and doc["unparsed_reason"] == "program"

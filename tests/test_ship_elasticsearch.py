@@ -18,31 +18,10 @@ import orjson
 import pytest
 
 from es_server import es_server, es_url  # noqa: F401  (fixtures)
-from helpers import ROOT, SAMPLES
+from helpers import ROOT, SAMPLES, spawn
 
 SAMPLE = SAMPLES / "realpostfix-seed7" / "mail.traditional.log"
 BASE = [sys.executable, "-m", "maillog2json", "--year", "2026", "--tz", "UTC"]
-
-
-_spawned: list[subprocess.Popen] = []
-
-
-def spawn(*args, **kw) -> subprocess.Popen:
-    """subprocess.Popen, killed at the end of the test if it is still running (a failed
-    assertion must not leave a maillog2json retrying forever)."""
-    p = subprocess.Popen(*args, **kw)
-    _spawned.append(p)
-    return p
-
-
-@pytest.fixture(autouse=True)
-def _reap():
-    yield
-    while _spawned:
-        p = _spawned.pop()
-        if p.poll() is None:
-            p.kill()
-            p.wait(10)
 
 
 def client(url: str):
