@@ -135,6 +135,7 @@ def test_receiver_against_fluent_logger_sender(receiver):
         assert ns.emit_with_time("mail", 1700000000.25, {"msg": "at a time"})
     finally:
         ns.close()
+    receiver.wait_for(2)     # each connection has its own thread: keep the order of the two senders
     plain = fluent_sender.FluentSender("app", host="127.0.0.1", port=receiver.port)
     try:
         assert plain.emit_with_time("int", 1700000001, {"msg": "seconds"})
