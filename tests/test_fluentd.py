@@ -11,7 +11,6 @@ import base64
 import copy
 import gzip
 import hashlib
-import itertools
 import os
 import shutil
 import socket
@@ -82,8 +81,21 @@ def docs():
 
 
 def runs(routes: list[str]) -> list[tuple[str, int]]:
-    """(tag, count) for each run of one tag, as the transport cuts a batch."""
-    return [(tag, len(list(g))) for tag, g in itertools.groupby(routes)]
+    """(tag, count) of each chunk, as the transport cuts a batch: one per tag, in the order
+    the tags first appear."""
+    counts: dict[str, int] = {}
+    for tag in routes:
+        counts[tag] = counts.get(tag, 0) + 1
+    return list(counts.items())
+
+
+def grouped(docs: list[dict]) -> list[dict]:
+    """The order in which one batch of ``docs`` arrives: each tag's documents in their own
+    order, the tags in the order they first appear (lines and messages are two streams)."""
+    order: dict[str, list[dict]] = {}
+    for d in docs:
+        order.setdefault(d["type"], []).append(d)
+    return [d for group in order.values() for d in group]
 
 
 def connect(r: FluentdReceiver) -> socket.socket:
@@ -275,17 +287,16 @@ def test_send_delivers_in_order_with_acks_and_keeps_the_connection(receiver, doc
     t.close()
     ev = receiver.wait_for(len(docs) + 2)
     assert receiver.errors == []
-    assert [e.record for e in ev] == docs + docs[:2]
-    assert [e.tag for e in ev] == [r for r, _ in batch + second]
-    # one PackedForward per run of one tag, with size and a 128-bit chunk id
+    assert [e.record for e in ev] == grouped(docs) + grouped(docs[:2])
+    # one PackedForward per tag of a batch, with size and a 128-bit chunk id
     sent = runs([r for r, _ in batch]) + runs([r for r, _ in second])
-    assert sent == [("maillog2json.lines", 3), ("maillog2json.messages", 1), ("maillog2json.lines", 1),
-                    ("maillog2json.lines", 2)]
+    assert sent == [("maillog2json.lines", 4), ("maillog2json.messages", 1), ("maillog2json.lines", 2)]
+    assert [e.tag for e in ev] == [tag for tag, n in sent for _ in range(n)]
     assert [(m.mode, m.tag, m.size, m.entries_type) for m in receiver.messages] == [
         ("PackedForward", tag, n, "bin") for tag, n in sent]
     assert all(m.option["size"] == m.size for m in receiver.messages)
     chunks = [m.option["chunk"] for m in receiver.messages]
-    assert len(set(chunks)) == 4 and all(len(base64.b64decode(c)) == 16 for c in chunks)
+    assert len(set(chunks)) == 3 and all(len(base64.b64decode(c)) == 16 for c in chunks)
     assert receiver.connections == 1
     assert ev[0].time == int(datetime.fromisoformat(docs[0]["timestamp"]).timestamp()) * 10**9
     assert ev[1].time == int(datetime.fromisoformat(docs[1]["timestamp"]).timestamp()) * 10**9 + 250_001_000
@@ -303,7 +314,7 @@ def test_compress(receiver, docs):
     t.close()
     ev = receiver.wait_for(len(docs))
     assert receiver.errors == []
-    assert [e.record for e in ev] == docs
+    assert [e.record for e in ev] == grouped(docs)
     assert {m.mode for m in receiver.messages} == {"CompressedPackedForward"}
     assert all(m.option["compressed"] == "gzip" for m in receiver.messages)
 
@@ -313,7 +324,7 @@ def test_unix_socket(tmp_path, docs):
         t = FluentdTransport(r.unix_address, timeout=2)
         t.send([t.encode(d) for d in docs])
         t.close()
-        assert [e.record for e in r.wait_for(len(docs))] == docs
+        assert [e.record for e in r.wait_for(len(docs))] == grouped(docs)
 
 
 # -- handshake ---------------------------------------------------------------------------------
@@ -323,7 +334,7 @@ def test_handshake_with_the_right_key(docs):
         t.send([t.encode(d) for d in docs])
         t.send([t.encode(docs[0])])
         t.close()
-        assert [e.record for e in r.wait_for(len(docs) + 1)] == docs + docs[:1]
+        assert [e.record for e in r.wait_for(len(docs) + 1)] == grouped(docs) + docs[:1]
         assert r.errors == [] and r.auth_failures == []
         assert r.client_hostnames == ["mx1.example.org"]
         assert r.connections == 1
@@ -478,7 +489,7 @@ def test_tls_with_ca_file_and_shared_key(certificate, docs):
         t.send([t.encode(d) for d in docs])
         t.send([t.encode(docs[0])])
         t.close()
-        assert [e.record for e in r.wait_for(len(docs) + 1)] == docs + docs[:1]
+        assert [e.record for e in r.wait_for(len(docs) + 1)] == grouped(docs) + docs[:1]
         assert r.errors == [] and r.tls_errors == []
         assert r.connections == 1                   # the TLS session is kept between sends
 
@@ -504,15 +515,16 @@ def test_tls_against_a_plain_server_fails(receiver, docs):
 # -- faults: each is a TransportError, and the retry (the worker calls send again) works ---------
 def test_drop_before_ack_then_retry_delivers_everything_in_order(receiver, docs):
     t = FluentdTransport(receiver.address, timeout=2)
-    batch = [t.encode(d) for d in docs]             # two runs: lines, then the message
+    batch = [t.encode(d) for d in docs]             # two chunks: the 4 lines, then the message
     receiver.drop_before_ack = 1
     with pytest.raises(TransportError, match="closed by the server while waiting for the ack"):
         t.send(batch)
     assert t.send(batch) == Outcome()
     t.close()
-    ev = receiver.wait_for(3 + len(docs))          # the dropped run's 3 were kept: twice
-    assert ids(ev) == [d["_id"] for d in docs[:3] + docs]
-    assert first_occurrences(ids(ev)) == [d["_id"] for d in docs]
+    want = grouped(docs)
+    ev = receiver.wait_for(4 + len(docs))          # the dropped chunk's 4 were kept: twice
+    assert ids(ev) == [d["_id"] for d in want[:4] + want]
+    assert first_occurrences(ids(ev)) == [d["_id"] for d in want]
     assert receiver.errors == []
 
 
@@ -528,8 +540,8 @@ def test_failure_in_a_later_run_resends_the_acked_run(receiver, docs):
         t.send(batch)
     assert t.send(batch) == Outcome()
     t.close()
-    want = [d["_id"] for d in docs]
-    assert ids(receiver.wait_for(3 + len(want))) == want[:3] + want
+    want = [d["_id"] for d in grouped(docs)]
+    assert ids(receiver.wait_for(4 + len(want))) == want[:4] + want
     assert receiver.errors == []
 
 

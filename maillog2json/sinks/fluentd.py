@@ -239,14 +239,17 @@ class FluentdTransport:
 
     # -- the worker thread -----------------------------------------------------------------
     def send(self, batch: list[Item]) -> Outcome:
-        i, n = 0, len(batch)
-        while i < n:
-            tag = batch[i][0]
-            j = i + 1
-            while j < n and batch[j][0] == tag:
-                j += 1
-            self._send_chunk(tag, [body for _, body in batch[i:j]])
-            i = j
+        # one chunk per tag, each in the batch's order: line and message documents
+        # interleave, and a chunk per run of one tag would cost an ack round trip per
+        # message document. The order between the two tags (two streams) is not kept.
+        by_tag: dict[str, list[bytes]] = {}
+        for tag, body in batch:
+            bodies = by_tag.get(tag)
+            if bodies is None:
+                by_tag[tag] = bodies = []
+            bodies.append(body)
+        for tag, bodies in by_tag.items():
+            self._send_chunk(tag, bodies)
         return Outcome()
 
     def close(self) -> None:
