@@ -194,7 +194,25 @@ def verdict_entry(doc: Doc) -> dict[str, Any]:
     return e
 
 
-class Message:
+class SlotState:
+    """Plain-data state of a ``__slots__`` class for the state file (``--state``): every slot
+    by name; a slot missing from an older state file comes back as ``[]`` (the lists added
+    since, like ``filters``)."""
+
+    __slots__ = ()
+
+    def to_state(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    @classmethod
+    def from_state(cls, d: dict[str, Any]) -> Any:
+        obj = cls.__new__(cls)
+        for k in cls.__slots__:
+            setattr(obj, k, d.get(k, []))
+        return obj
+
+
+class Message(SlotState):
     """Mutable state of one message while it is in flight (plain data, for snapshots)."""
 
     __slots__ = ("host", "queue_ids", "live", "first_seen", "last_seen", "last_epoch", "first_line_id",
@@ -231,18 +249,9 @@ class Message:
         self.deadline = 0.0
         self.filters: list[dict[str, Any]] = []     # filter verdicts (amavis, milters, policy servers...)
 
-    def to_state(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__slots__}
-
-    @classmethod
-    def from_state(cls, d: dict[str, Any]) -> "Message":
-        m = cls.__new__(cls)
-        for k in cls.__slots__:
-            setattr(m, k, d.get(k, []))     # [] for "filters" of an older state file
-        return m
 
 
-class Session:
+class Session(SlotState):
     """An smtpd connection: the client, and rejects waiting for the message they belong to."""
 
     __slots__ = ("host", "pid", "client", "helo", "tls", "rejects", "actions", "last_epoch", "first_line_id",
@@ -262,15 +271,6 @@ class Session:
         self.current: Optional[str] = None      # queue id of the transaction in progress
         self.filters: list[dict[str, Any]] = []  # policy servers' verdicts waiting for the message
 
-    def to_state(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__slots__}
-
-    @classmethod
-    def from_state(cls, d: dict[str, Any]) -> "Session":
-        s = cls.__new__(cls)
-        for k in cls.__slots__:
-            setattr(s, k, d.get(k, []))     # [] for "filters" of an older state file
-        return s
 
 
 def _key(host: Optional[str], qid: str) -> str:

@@ -46,7 +46,7 @@ import heapq
 from collections import OrderedDict
 from typing import Any, Callable, Optional
 
-from maillog2json.correlate import _epoch, _is_loopback, _msg_id
+from maillog2json.correlate import SlotState, _epoch, _is_loopback, _key, _msg_id
 
 Doc = dict[str, Any]
 
@@ -59,7 +59,7 @@ _MSG_FIELDS = ("host", "queue_ids", "first_seen", "last_seen", "last_epoch", "fi
                "lines", "complete", "deadline", "done", "extra")
 
 
-class MtaMessage:
+class MtaMessage(SlotState):
     """One Sendmail or qmail message in flight (plain data, for snapshots)."""
 
     __slots__ = _MSG_FIELDS
@@ -88,19 +88,6 @@ class MtaMessage:
         self.done = False
         self.extra: dict[str, Any] = {}
 
-    def to_state(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in _MSG_FIELDS}
-
-    @classmethod
-    def from_state(cls, d: dict[str, Any]) -> "MtaMessage":
-        m = cls.__new__(cls)
-        for k in _MSG_FIELDS:
-            setattr(m, k, d[k])
-        return m
-
-
-def _key(host: Optional[str], qid: Any) -> str:
-    return f"{host}\x00{qid}"
 
 
 class _Base:
