@@ -17,7 +17,7 @@ import random
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional, TextIO
 
 import orjson
@@ -48,11 +48,8 @@ class Counters:
     retried: int = 0         # documents sent again after a failure
     failures: int = 0        # failed requests/chunks
     dead_lettered: int = 0   # refused for good, written to the dead-letter file
-    spooled: int = 0         # written to the spool (memory full, or at a checkpoint/exit)
-    replayed: int = 0        # found in the spool at start (left by an earlier run)
     left_in_spool: int = 0   # not delivered at exit, kept in the spool for the next run
     undelivered: int = 0     # not delivered at exit and no spool to keep them: lost
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 class Shipper:
@@ -67,7 +64,6 @@ class Shipper:
         self._log = log or (lambda msg: print(f"maillog2json: {msg}", file=sys.stderr, flush=True))
         spool = Spool(options.spool_dir, options.spool_max_bytes) if options.spool_dir else None
         self.queue = DeliveryQueue(options.memory_items, options.memory_bytes, spool)
-        self.counters.replayed = self.queue.replayed
         if self.queue.replayed:
             self._log(f"{self.name}: {self.queue.replayed} documents left in the spool by the last run "
                       "are sent first")
@@ -114,7 +110,6 @@ class Shipper:
         self._thread.join(max(grace, 1.0) if delivered else 5.0)
         left = self.queue.pending()
         self.queue.persist()
-        self.counters.spooled = self.queue.spooled
         if left:
             if self.queue.spool is not None:
                 self.counters.left_in_spool = left
@@ -133,9 +128,8 @@ class Shipper:
 
     def stats(self) -> dict[str, int]:
         c = self.counters
-        c.spooled = self.queue.spooled
         out = {"sent": c.sent, "duplicates": c.duplicates, "retried": c.retried, "failures": c.failures,
-               "dead_lettered": c.dead_lettered, "spooled": c.spooled, "replayed": c.replayed,
+               "dead_lettered": c.dead_lettered, "spooled": self.queue.spooled, "replayed": self.queue.replayed,
                "left_in_spool": c.left_in_spool, "undelivered": c.undelivered, "queued": self.queue.pending()}
         if self.queue.lost:
             out["lost_in_spool"] = self.queue.lost
