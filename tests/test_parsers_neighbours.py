@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from helpers import SAMPLES, LineCases, docs_for, line_fields
+from helpers import SAMPLES, LineCases, docs_for
 
 Doc = dict[str, Any]
 

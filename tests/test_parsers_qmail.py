@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-from helpers import LineCases, docs_for, line_fields
+from helpers import LineCases
 
 Doc = dict[str, Any]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import LineCases, docs_for, line_fields
+from helpers import LineCases, line_fields
 
 Doc = dict[str, Any]
 

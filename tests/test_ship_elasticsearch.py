@@ -15,7 +15,6 @@ import uuid
 from pathlib import Path
 
 import orjson
-import pytest
 
 from es_server import es_server, es_url  # noqa: F401  (fixtures)
 from helpers import ROOT, SAMPLES, spawn

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Optional
 
-from maillog2json.delivery import ConfigError
 from maillog2json.delivery.worker import Shipper, ShipperOptions
 
 
@@ -28,7 +27,6 @@ def shipper_options(settings: dict[str, Any], name: str) -> ShipperOptions:
         spool_dir=os.path.join(spool, name) if spool else None,
         spool_max_bytes=settings["spool_max_bytes"],
         dead_letter=settings.get("dead_letter"),
-        retry_max=settings.get("retry_max", 30.0),
     )
 
 
@@ -81,5 +79,3 @@ def build_shippers(settings: dict[str, Any], log: Optional[Callable[[str], None]
         raise
     return out
 
-
-__all__ = ["build_shippers", "ConfigError"]
