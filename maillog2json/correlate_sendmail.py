@@ -622,7 +622,7 @@ class SendmailTracker(_Base):
         entry = {"queue_id": notice_qid, "notice": doc.get("notice")}
         msg.links.setdefault("bounces", []).append(entry)
         link = {"queue_id": msg.queue_ids[0], "message_id": msg.message_id, "notice": doc.get("notice")}
-        nkey = _key(msg.host, notice_qid)
+        nkey = _key(msg.host, str(notice_qid))        # (the parser always sets it)
         notice = self.messages.get(nkey)
         if notice is not None and notice is not msg:
             notice.links["bounce_of"] = link
@@ -796,7 +796,7 @@ class QmailTracker(_Base):
             msg.uid = doc.get("uid")
             qp = doc.get("qp")
             msg.extra["qp"] = qp
-            orig = self.bounce_qp.pop(_key(msg.host, qp), None)
+            orig = self.bounce_qp.pop(_key(msg.host, str(qp)), None)     # qp and delivery ids are ints
             if orig is not None:
                 omsg = self.messages.get(orig)
                 msg.origin = "bounce"
@@ -819,15 +819,15 @@ class QmailTracker(_Base):
         elif kind == "qmail.bounce":
             qp = doc.get("qp")
             msg.links.setdefault("bounces", []).append({"queue_id": None, "notice": "non_delivery", "qp": qp})
-            self.bounce_qp[_key(msg.host, qp)] = _key(msg.host, msg.queue_ids[0])
+            self.bounce_qp[_key(msg.host, str(qp))] = _key(msg.host, msg.queue_ids[0])
         elif kind == "qmail.triple_bounce":
             msg.flags["discarded"] = "triple bounce"
 
     def _delivery(self, doc: Doc) -> None:
-        d = self.deliveries.get(_key(doc["host"], doc.get("delivery_id")))
+        d = self.deliveries.get(_key(doc["host"], str(doc.get("delivery_id"))))
         if d is None:
             return
-        self.deliveries.pop(_key(doc["host"], doc.get("delivery_id")), None)   # a delivery reports once
+        self.deliveries.pop(_key(doc["host"], str(doc.get("delivery_id"))), None)   # a delivery reports once
         msg = self.messages.get(d[0])
         if msg is None:
             return

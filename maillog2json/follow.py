@@ -27,7 +27,7 @@ import hashlib
 import os
 import stat as stat_mod
 import time
-from typing import Any, BinaryIO, Callable, Iterator, Optional
+from typing import Any, BinaryIO, Callable, Generator, Iterator, Optional
 
 from maillog2json.inputs import CHUNK, DEFAULT_MAX_LINE, InputError, LineSplitter
 
@@ -197,7 +197,7 @@ class Follower:
         self._splitter = LineSplitter(self._splitter.max_line)
         return _File(self.path, *opened)
 
-    def _read(self, f: _File) -> Iterator[list]:
+    def _read(self, f: _File) -> Generator[list, None, int]:
         """Yield the lines of what ``f`` holds now, to its end; returns the number of bytes read."""
         total = 0
         splitter = self._splitter
@@ -238,7 +238,7 @@ class Follower:
         self._mark(f)
         return True
 
-    def _follow(self, f: _File) -> Iterator[list]:
+    def _follow(self, f: _File) -> Generator[list, None, bool]:
         """Read ``f`` as it grows; returns True once it was rotated away and finished, False on stop."""
         while True:
             self._truncated(f)

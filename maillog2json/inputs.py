@@ -17,17 +17,18 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import lzma
 import os
 import sys
 import zlib
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator, Optional
+from typing import BinaryIO, Callable, Iterator, Literal, Optional
 
 CHUNK = 1 << 20
 DEFAULT_MAX_LINE = 8 << 20
 
-_MAGIC = (
+_MAGIC: tuple[tuple[bytes, Callable[[BinaryIO, Literal["rb"]], io.BufferedIOBase]], ...] = (
     (b"\x1f\x8b", gzip.open),
     (b"BZh", bz2.open),
     (b"\xfd7zXZ\x00", lzma.open),
@@ -45,7 +46,7 @@ class InputError(Exception):
 @dataclass
 class Source:
     name: str            # the path as given, or "-" for stdin
-    stream: BinaryIO
+    stream: BinaryIO | io.BufferedIOBase   # the file itself, or a decompressor over ``raw``
     mtime: Optional[float]
     raw: Optional[BinaryIO] = None     # the file under a decompressor (closing one leaves the other open)
 
@@ -83,7 +84,7 @@ def open_source(path: str) -> Source:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
     for magic, opener in _MAGIC:
         if head.startswith(magic):
-            return Source(path, opener(raw, "rb"), mtime, raw)  # type: ignore[operator]
+            return Source(path, opener(raw, "rb"), mtime, raw)
     return Source(path, raw, mtime)
 
 
@@ -153,8 +154,9 @@ class LineSplitter:
         lines = (chunk[start:] if start else chunk).split(b"\n")
         rest = lines.pop()
         if limit and lines and max(map(len, lines)) > limit:
-            lines = [x if len(x) <= limit else self._long(x, len(x)) for x in lines]
-        out.extend(lines)
+            out.extend([x if len(x) <= limit else self._long(x, len(x)) for x in lines])
+        else:
+            out.extend(lines)
         if rest:
             self._carry(rest)
         return out

@@ -450,10 +450,10 @@ def _ng_scan(text: str) -> tuple[list[tuple[int, int, str]], list[tuple[int, _Bl
                 head = body[head_start:open_at].strip()
                 m = re.match(r"(\w+)(?:\s+([\w.-]+))?\s*$", head)
                 if m:
-                    line = body.count("\n", 0, head_start + (len(body[head_start:open_at])
-                                                            - len(body[head_start:open_at].lstrip()))) + 1
+                    lineno = body.count("\n", 0, head_start + (len(body[head_start:open_at])
+                                                              - len(body[head_start:open_at].lstrip()))) + 1
                     blocks.append((head_start, _Block(m.group(1).lower(), m.group(2) or "",
-                                                      body[open_at + 1:i], "", line)))
+                                                      body[open_at + 1:i], "", lineno)))
                 head_start = i + 1
             elif depth < 0:
                 depth, head_start = 0, i + 1

@@ -300,7 +300,7 @@ class DeliveryQueue:
                     return []
                 wait = 0.05 if deadline is None else min(0.05, max(0.001, deadline - time.monotonic()))
                 self._cond.wait(wait)
-            out = []
+            out: list[tuple[int, Item]] = []
             size = 0
             for rec in self._mem:
                 blen = len(rec[1][1])

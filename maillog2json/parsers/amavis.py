@@ -11,7 +11,7 @@ Real lines (crowdsec-hub amavis-blocked; the Passed one in amavisd-new's default
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 Doc = dict[str, Any]
 
@@ -32,7 +32,7 @@ RE_TO = re.compile(r"<([^>]*)>")
 RE_QUEUE_ID = re.compile(r"[0-9A-Za-z]{5,20}\Z")
 
 # key of the tail -> (our field, conversion)
-ITEMS = {
+ITEMS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "Queue-ID": ("queue_id", str),
     "Message-ID": ("message_id", lambda v: v[1:-1] if v[:1] == "<" and v[-1:] == ">" else v),
     "Resent-Message-ID": ("resent_message_id", lambda v: v[1:-1] if v[:1] == "<" and v[-1:] == ">" else v),

@@ -8,7 +8,7 @@ In rspamd's default log format (fields it lacks are just absent)::
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 Doc = dict[str, Any]
 
@@ -46,7 +46,7 @@ def _elapsed_ms(v: str) -> Any:
     return n * 1000 if m.group("unit") == "s" else n
 
 
-ITEMS = {
+ITEMS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "id": ("message_id", _unbracket), "qid": ("queue_id", _unbracket), "ip": ("client_ip", str),
     "user": ("user", _unbracket), "from": ("from", _unbracket), "len": ("size", _int),
     "time": ("elapsed_ms", _elapsed_ms), "dns req": ("dns_requests", _int),

@@ -13,7 +13,7 @@ and in spamd's format::
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 Doc = dict[str, Any]
 
@@ -51,7 +51,7 @@ def _unbracket(v: str) -> str:
 
 
 # spamd's result keys -> (our field, conversion)
-RESULT_KEYS = {
+RESULT_KEYS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "scantime": ("scantime", _num), "size": ("size", _int), "user": ("user", str), "uid": ("uid", _int),
     "required_score": ("required_score", _num), "rhost": ("client_host", str), "raddr": ("client_ip", str),
     "rport": ("client_port", _int), "mid": ("message_id", _unbracket), "autolearn": ("autolearn", str),

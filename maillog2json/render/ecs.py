@@ -594,7 +594,7 @@ _MSG_EVENT = {"kind": "event", "dataset": "maillog2json.message", "module": "pos
 
 
 def _message(doc: Doc) -> Doc:
-    event = dict(_MSG_EVENT)
+    event: dict[str, Any] = dict(_MSG_EVENT)
     mta = doc.get("mta")
     if mta is not None:             # Sendmail and qmail messages
         event["module"] = mta

@@ -43,7 +43,9 @@ def elasticsearch_transport(settings: dict[str, Any]) -> Any:
         ca_file=settings.get("es_ca_file"),
         fingerprint=settings.get("es_ca_fingerprint"),
         verify=not settings.get("es_insecure"),
-        **creds,
+        api_key=creds["api_key"],
+        username=creds["username"],
+        password=creds["password"],
     )
 
 
