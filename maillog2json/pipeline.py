@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional, Protocol
+from typing import Any, Iterable, Iterator, Optional, Protocol
 
 from maillog2json.inputs import DEFAULT_MAX_LINE, InputError, Line, Source, open_source, read_batches
 from maillog2json.parsers import LineParser
@@ -73,15 +73,92 @@ class Pipeline:
         self.stats = stats or Stats()
         self.render = RENDERERS[self.options.schema]
         self.stopping = False
-        # occurrences of each recent line, by digest (see SEEN_WINDOW)
-        self._seen: dict[bytes, int] = {}
-        self._seen_old: dict[bytes, int] = {}
+        # occurrences of each recent line, by its first-sight id (see SEEN_WINDOW)
+        self._seen: dict[str, int] = {}
+        self._seen_old: dict[str, int] = {}
 
     # -- the per-line path -------------------------------------------------------------
     def line_document(self, item: Any) -> Doc:
         """One input line (bytes, or a cut :class:`Line`) -> its line document."""
+        return next(self.line_documents((item,)))
+
+    def line_documents(self, items: Iterable[Any]) -> Iterator[Doc]:
+        """Input lines (bytes, or cut :class:`Line` s) -> their line documents, in order.
+
+        The hot path, written as one loop over a batch so that every name it uses is a
+        local, and as a generator so that each document is rendered while it is still in
+        the CPU's cache (a list of a whole batch's documents made this 6% slower, with
+        fewer instructions). A well-formed line (bytes, UTF-8, a header :data:`FAST_HEADER` reads, a
+        stamp and a tag seen before) is read here; anything else goes through
+        :meth:`_general_document`. Both end the same way: raw text, id, kind count.
+        """
         stats = self.stats
-        stats.lines += 1
+        kinds = stats.kinds
+        stamps = self._stamps
+        stamp_slow = self.time.stamp
+        iso8601 = self.time.iso8601
+        programs = self._programs
+        resolve = self.parser.resolve
+        match = FAST_HEADER.match
+        blake2b = hashlib.blake2b
+        general = self._general_document
+        for item in items:
+            doc = None
+            if item.__class__ is bytes and item[-1:] != b"\r":
+                raw_bytes = item
+                try:
+                    line = item.decode()
+                except UnicodeDecodeError:
+                    line = ""                       # (matches no header: the general path)
+                m = match(line)
+                if m is not None:
+                    stamp, iso, host, program, pid = m.groups()
+                    if stamp is not None:
+                        ts = stamps.get(stamp) or stamp_slow(stamp)
+                    else:
+                        ts = iso8601(iso)
+                    if ts is not None:
+                        daemon, syslog_name, fn = programs.get(program) or resolve(program)
+                        doc = {"type": "line", "_id": None, "kind": None, "timestamp": ts, "host": host,
+                               "program": program, "daemon": daemon, "pid": int(pid) if pid else None,
+                               "queue_id": None}
+                        if syslog_name is not None:
+                            doc["syslog_name"] = syslog_name
+                        mark = len(doc)
+                        kind = fn(daemon, line[m.end():], doc) if fn is not None else None
+                        if kind is None:
+                            kind = self.parser.unparsed(fn, doc, mark)
+                            stats.unparsed(doc["unparsed_reason"], line)
+                        doc["kind"] = kind
+                        doc["raw"] = line
+            if doc is None:
+                doc, raw_bytes = general(item)
+                kind = doc["kind"]
+            # the id: line_id(raw_bytes, n) for the n-th repeat, with one hash per line; the
+            # first sight's id (its digest in hex) is also its key in the repeat counts
+            h = blake2b(raw_bytes, digest_size=12)
+            key = h.hexdigest()
+            seen = self._seen
+            n = seen.get(key)
+            if n is None:
+                n = self._seen_old.get(key, 0)
+                if len(seen) >= SEEN_WINDOW:
+                    self._seen_old = seen
+                    self._seen = seen = {}
+            seen[key] = n + 1
+            if n:
+                h.update(b"\x00%d" % n)
+                key = h.hexdigest()
+            doc["_id"] = key
+            kinds[kind] = kinds.get(kind, 0) + 1
+            stats.lines += 1
+            yield doc
+
+    def _general_document(self, item: Any) -> tuple[Doc, bytes]:
+        """A line the fast path of :meth:`line_documents` does not take: cut, invalid UTF-8,
+        CRLF, any other header format, an unusual stamp, or no header at all. Returns the
+        document (all but its id) and the bytes the id is made from."""
+        stats = self.stats
         if item.__class__ is Line:
             raw_bytes = item.data
             truncated_length = item.length
@@ -143,26 +220,7 @@ class Pipeline:
             doc["raw_length"] = truncated_length
             stats.truncated += 1
         doc["raw"] = line
-        # the id: line_id(raw_bytes, n) for the n-th repeat, with one hash per line (and one
-        # finalisation: the first sight's id is its digest in hex, hexdigest() would redo it)
-        h = hashlib.blake2b(raw_bytes, digest_size=12)
-        key = h.digest()
-        seen = self._seen
-        n = seen.get(key)
-        if n is None:
-            n = self._seen_old.get(key, 0)
-            if len(seen) >= SEEN_WINDOW:
-                self._seen_old = seen
-                self._seen = seen = {}
-        seen[key] = n + 1
-        if n:
-            h.update(b"\x00%d" % n)
-            doc["_id"] = h.hexdigest()
-        else:
-            doc["_id"] = key.hex()
-        kinds = stats.kinds
-        kinds[kind] = kinds.get(kind, 0) + 1
-        return doc
+        return doc, raw_bytes
 
     # -- state across runs --------------------------------------------------------------
     def id_state(self, keep: int = 1024) -> list:
@@ -172,11 +230,11 @@ class Pipeline:
         recent = list(self._seen.items())[-keep:]
         if len(recent) < keep:
             recent = list(self._seen_old.items())[-(keep - len(recent)):] + recent
-        return [[k.hex(), n] for k, n in recent]
+        return [[k, n] for k, n in recent]
 
     def restore_id_state(self, items: list) -> None:
         for k, n in items:
-            self._seen[bytes.fromhex(k)] = n
+            self._seen[k] = n
 
     # -- batches and sources -----------------------------------------------------------
     def process(self, lines: Iterable[Any]) -> None:
@@ -184,24 +242,30 @@ class Pipeline:
         emit_messages = self.options.emit_messages
         tracker = self.tracker
         render = self.render
-        line_document = self.line_document
         # rendered documents are appended to one buffer at once: orjson's bytes carry a few
         # KiB of spare capacity each, so a list of them would hold several times the output
         if self.shippers:
             return self._process_shipping(lines)
         buf = bytearray()
         count = 0
-        for item in lines:
-            doc = line_document(item)
-            # the tracker sees the line first: it may add correlation fields to it
-            done = tracker.feed(doc) if tracker is not None else None
+        docs = self.line_documents(lines)
+        if tracker is None:
             if emit_lines:
-                buf += render(doc)
-                count += 1
-            if done and emit_messages:
-                for m in done:
-                    buf += render(m)
-                count += len(done)
+                for doc in docs:
+                    buf += render(doc)
+                    count += 1
+        else:
+            feed = tracker.feed
+            for doc in docs:
+                # the tracker sees the line first: it may add correlation fields to it
+                done = feed(doc)
+                if emit_lines:
+                    buf += render(doc)
+                    count += 1
+                if done and emit_messages:
+                    for m in done:
+                        buf += render(m)
+                    count += len(done)
         self._write(buf, count)
 
     def _process_shipping(self, lines: Iterable[Any]) -> None:
@@ -211,8 +275,7 @@ class Pipeline:
         emit_messages = self.options.emit_messages
         tracker = self.tracker
         docs: list[Doc] = []
-        for item in lines:
-            doc = self.line_document(item)
+        for doc in self.line_documents(lines):
             done = tracker.feed(doc) if tracker is not None else None
             if emit_lines:
                 docs.append(doc)
