@@ -294,7 +294,7 @@ class MessageTracker:
         self.qmgr_pids: dict[str, Optional[int]] = {}     # host -> qmgr pid (for daemon-less logs)
         self.notices: dict[str, dict[str, Any]] = {}               # notice key -> its original, until it shows
         self.counters = {"messages": 0, "incomplete": 0, "expired": 0, "evicted": 0, "rejected_sessions": 0,
-                         "merged_hops": 0, "mailbox_unmatched": 0}
+                         "merged_hops": 0, "mailbox_unmatched": 0, "without_queue_id": 0}
         self._now = 0.0
         self._last_ts: Optional[str] = None
         self._out: list[Doc] = []
@@ -342,6 +342,12 @@ class MessageTracker:
         # filter verdicts (amavis, milters, policy servers, spam and virus scanners): see _filter
         for _kind in _VERDICTS:
             self._handlers.setdefault(_kind, self._filter)
+        # the kinds whose handler starts a message: a line of such a kind that carries no
+        # queue id (damaged, or in a format that lost it) cannot be joined to one, and stays
+        # a line document only (counted), rather than starting a message of its own
+        starters = (self._pickup, self._message_id, self._queued, self._delivery, self._expired,
+                    self._cleanup_action)
+        self._needs_queue_id = frozenset(k for k, h in self._handlers.items() if h in starters)
         self.pending_filters: OrderedDict[str, list[Any]] = OrderedDict()  # line _id -> [epoch, keys, entry]
         self._pending_index: dict[str, list[str]] = {}                     # "q"/"m" key -> line _ids
         self.counters.setdefault("filters", 0)
@@ -370,9 +376,13 @@ class MessageTracker:
             e = _epoch(ts)
             if e is not None:
                 self._advance(e)
-        handler = self._handlers.get(doc["kind"])
+        kind = doc["kind"]
+        handler = self._handlers.get(kind)
         if handler is not None:
-            handler(doc)
+            if doc["queue_id"] is None and kind in self._needs_queue_id:
+                self.counters["without_queue_id"] += 1
+            else:
+                handler(doc)
         elif doc["queue_id"] is not None:
             msg = self._get(doc)
             if msg is not None:

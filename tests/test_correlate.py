@@ -391,3 +391,25 @@ class TestClockSteps:
         assert len(docs) == 1050 and all(d["complete"] and d["status"] == "sent" for d in docs)
         assert peak < 20, f"{peak} messages held at once after the step back"
         assert p.tracker.counters["clock_steps_back"] == 1
+
+
+def test_lines_without_a_queue_id_start_no_message() -> None:
+    """A delivery, message-id, queue or pickup line that lost its queue id cannot be joined:
+    it stays a line document (and is counted) instead of starting a message with a null id."""
+    lines = """
+    Mar  3 10:00:00 mx postfix/smtp[1]: to=<a@example.com>, relay=none, delay=1, delays=1/0/0/0, dsn=5.0.0, status=bounced (x)
+    Mar  3 10:00:01 mx postfix/smtp[1]: to=<b@example.com>, relay=none, delay=1, delays=1/0/0/0, dsn=4.0.0, status=deferred (y)
+    Mar  3 10:00:02 mx postfix/cleanup[2]: message-id=<x@example.com>
+    Mar  3 10:00:03 mx postfix/qmgr[3]: from=<s@example.com>, size=1, nrcpt=1 (queue active)
+    Mar  3 10:00:04 mx postfix/pickup[4]: uid=0 from=<root>
+    """
+    p, sink = make_pipeline("all")
+    p.time.start_source(None)
+    p.process([ln.strip().encode() for ln in lines.strip().splitlines()] + [ln.encode() for ln in SIMPLE.strip().splitlines()])
+    p.finish()
+    docs = sink.documents()
+    line_kinds = [d["kind"] for d in docs if d["type"] == "line"][:5]
+    assert line_kinds == ["delivery", "delivery", "cleanup.message_id", "qmgr.queued", "pickup.submit"]
+    msgs = [d for d in docs if d["type"] == "message"]
+    assert [m["queue_id"] for m in msgs] == ["1A2B3C4D5E", "2B3C4D5E6F"]
+    assert p.tracker.counters["without_queue_id"] == 5
