@@ -250,8 +250,8 @@ class Pipeline:
         count = 0
         docs = self.line_documents(lines)
         if tracker is None:
-            if emit_lines:
-                for doc in docs:
+            for doc in docs:
+                if emit_lines:
                     buf += render(doc)
                     count += 1
         else:
