@@ -199,7 +199,7 @@ class SlotState:
     by name; a slot missing from an older state file comes back as ``[]`` (the lists added
     since, like ``filters``)."""
 
-    __slots__ = ()
+    __slots__: tuple[str, ...] = ()
 
     def to_state(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -1217,7 +1217,7 @@ class MessageTracker:
     def snapshot(self) -> dict[str, Any]:
         """The whole in-flight state as plain data (see :mod:`maillog2json.state`)."""
         seen: dict[int, int] = {}
-        messages = []
+        messages: list[dict[str, Any]] = []
         index = {}
         for key, msg in self.messages.items():
             if id(msg) not in seen:

@@ -103,7 +103,8 @@ class Pipeline:
         blake2b = hashlib.blake2b
         general = self._general_document
         for item in items:
-            doc = None
+            doc: Optional[Doc] = None
+            kind: Optional[str] = None
             if item.__class__ is bytes and item[-1:] != b"\r":
                 raw_bytes = item
                 try:
@@ -131,7 +132,7 @@ class Pipeline:
                             stats.unparsed(doc["unparsed_reason"], line)
                         doc["kind"] = kind
                         doc["raw"] = line
-            if doc is None:
+            if doc is None or kind is None:
                 doc, raw_bytes = general(item)
                 kind = doc["kind"]
             # the id: line_id(raw_bytes, n) for the n-th repeat, with one hash per line; the
@@ -154,7 +155,7 @@ class Pipeline:
             stats.lines += 1
             yield doc
 
-    def _general_document(self, item: Any) -> tuple[Doc, bytes]:
+    def _general_document(self, item: Any) -> tuple[Doc, Any]:
         """A line the fast path of :meth:`line_documents` does not take: cut, invalid UTF-8,
         CRLF, any other header format, an unusual stamp, or no header at all. Returns the
         document (all but its id) and the bytes the id is made from."""

@@ -191,11 +191,11 @@ class TimeResolver:
                  "_latest", "stamps", "_minutes", "_stamp_minutes")
 
     def __init__(self, tz: Optional[tzinfo] = None, year: Optional[int] = None,
-                 now: Callable[[], float] = None) -> None:
+                 now: Optional[Callable[[], float]] = None) -> None:
         import time
         self._tz = tz
         self._fixed_year = year
-        self._now = now or time.time
+        self._now = now if now is not None else time.time
         self.year: Optional[int] = None
         self._last_month = 0
         self._reference: Optional[float] = None
@@ -456,11 +456,11 @@ class HeaderParser:
     def _time_3164(self, m: re.Match) -> str:
         return self.time.rfc3164(m.group("mon"), m.group("day").strip().zfill(2), m.group("hms"), m.group("frac"))
 
-    def _time_tai64n(self, m: re.Match) -> str:
+    def _time_tai64n(self, m: re.Match) -> Optional[str]:
         secs = int(m.group("secs"), 16) - _TAI64_EPOCH
         return self.time.epoch_us(secs * 1_000_000 + int(m.group("nano"), 16) // 1000)
 
-    def _nohost(self, m: re.Match, when: Callable[[re.Match], str]) -> tuple[Optional[Header], str]:
+    def _nohost(self, m: re.Match, when: Callable[[re.Match], Optional[str]]) -> tuple[Optional[Header], str]:
         """A header without a host: what follows the time must be a tag or Dovecot's prefix."""
         rest = m.group("rest")
         t = _NOHOST_TAG.match(rest)

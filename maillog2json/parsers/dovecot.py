@@ -176,11 +176,14 @@ def parse_dovecot(daemon: Optional[str], msg: str, doc: Doc) -> Optional[str]:
             pass                                # Dovecot 1.x: auth(default) names the auth process
         elif service == "auth" and "," in ident:
             a = RE_AUTH_IDENT.match(ident)
-            doc["user"] = a.group("user")
-            if a.group("ip"):
-                doc["client_ip"] = a.group("ip")
-            if a.group("mech"):
-                doc["auth_mechanism"] = a.group("mech")
+            if a is None:                       # (it matches any text with a comma)
+                doc["user"] = ident
+            else:
+                doc["user"] = a.group("user")
+                if a.group("ip"):
+                    doc["client_ip"] = a.group("ip")
+                if a.group("mech"):
+                    doc["auth_mechanism"] = a.group("mech")
         else:
             doc["user"] = ident
     if spid is not None:

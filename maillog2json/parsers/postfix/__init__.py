@@ -17,7 +17,7 @@ from typing import Callable, Optional
 from maillog2json.parsers.postfix import (
     bounce, cleanup, delivery, misc, pickup, postscreen, postsuper, qmgr, smtpd,
 )
-from maillog2json.parsers.postfix.grammar import Doc
+from maillog2json.parsers.postfix.grammar import Doc, Shapes
 
 Handler = Callable[[str, Doc, Optional[str]], Optional[str]]
 
@@ -35,8 +35,7 @@ for _module in (smtpd, postscreen, cleanup, qmgr, delivery, bounce, pickup, post
 # having set nothing, when the line is not that shape, and the general path then reads it.
 # Only shapes that the daemon's handler would itself try first for such a text may be listed
 # (first match wins), and none that may start with a level.
-Shape = Callable[[str, Doc], Optional[str]]
-SHAPES: dict[str, tuple[dict[str, Shape], Optional[Shape]]] = {}
+SHAPES: Shapes = {}
 for _module in (smtpd, postscreen, cleanup, qmgr, delivery):
     SHAPES.update(_module.SHAPES)
 
@@ -52,7 +51,7 @@ _GUESS_ORDER = ("qmgr", "smtpd", "cleanup", "smtp", "bounce", "pickup", "postscr
 
 def parse(daemon: Optional[str], msg: str, doc: Doc) -> Optional[str]:
     """Fill ``doc`` from a Postfix message text; return the kind, or None if not understood."""
-    shapes = SHAPES.get(daemon)
+    shapes = SHAPES.get(daemon)     # type: ignore[arg-type]  # (no daemon: no shapes)
     if shapes is not None:
         by_start, queued = shapes
         shape = by_start.get(msg[:4], queued)
@@ -114,6 +113,8 @@ def parse(daemon: Optional[str], msg: str, doc: Doc) -> Optional[str]:
 def _guess(msg: str, doc: Doc, level: Optional[str]) -> Optional[str]:
     for name in _GUESS_ORDER:
         handler = DAEMONS[name]
+        if handler is None:
+            continue
         trial: Doc = {}
         kind = handler(msg, trial, level)
         if kind is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from maillog2json.parsers.postfix.grammar import QUEUE_ID_PREFIX, Doc, addr, client_from
+from maillog2json.parsers.postfix.grammar import QUEUE_ID_PREFIX, Doc, Shapes, addr, client_from
 from maillog2json.parsers.postfix.smtpd import ACTIONS, RE_ACTION, envelope_into, fill_action, reason_into
 
 # 0F5383D: message-id=<544D2523.30609@rhsoft.net>   (also message-id=<> and unbracketed junk)
@@ -87,6 +87,6 @@ def _message_id(msg: str, doc: Doc) -> Optional[str]:
     return "cleanup.message_id"
 
 
-SHAPES = {"cleanup": ({}, _message_id)}
+SHAPES: Shapes = {"cleanup": ({}, _message_id)}
 
 DAEMONS = {"cleanup": parse_cleanup}

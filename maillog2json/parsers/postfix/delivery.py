@@ -8,7 +8,8 @@ import re
 from typing import Optional
 
 from maillog2json.parsers.postfix.grammar import (
-    QUEUE_ID_PREFIX, TLS_DETAILS, Doc, addr, fill_groups, fill_reply_groups, fill_tls, kv_into, relay_parts, reply_from, rules,
+    QUEUE_ID_PREFIX, TLS_DETAILS, Doc, Shapes, addr, fill_groups, fill_reply_groups, fill_tls, kv_into, relay_parts,
+    reply_from, rules,
     run_rules, tls_features_from,
 )
 
@@ -161,7 +162,7 @@ def parse_agent(msg: str, doc: Doc, level: Optional[str]) -> Optional[str]:
 
 # A delivery line of any delivery agent, in one match (a shape, see SHAPES in
 # parsers/postfix/__init__.py): each agent's handler reads "to=..." first, this way.
-SHAPES = {name: ({}, _queued_delivery) for name in ("smtp", "lmtp", "local", "virtual", "pipe", "error", "discard",
+SHAPES: Shapes = {name: ({}, _queued_delivery) for name in ("smtp", "lmtp", "local", "virtual", "pipe", "error", "discard",
                                                    "retry")}
 
 DAEMONS = {

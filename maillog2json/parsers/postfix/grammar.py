@@ -5,9 +5,13 @@ turn their captures into typed fields. Each fragment has a real line above it.
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 Doc = dict[str, Any]
+# A shape reads one common kind of line in one match (see SHAPES in parsers/postfix/__init__.py);
+# a daemon's shapes are (by the message's first 4 characters, for its "QUEUEID: ..." lines).
+Shape = Callable[[str, Doc], Optional[str]]
+Shapes = dict[str, tuple[dict[str, Shape], Optional[Shape]]]
 
 # Queue ids. Short: hex (``B5A021642D1``); long (enable_long_queue_ids): base-52 time,
 # 'z', base-51 inode (``4YbMwz0Xnnz9sW8``). ``NOQUEUE`` before a queue file exists.
@@ -324,7 +328,7 @@ class RuleTable(list):
         super().__init__(rows)
         prefixes = [_literal_prefix(row[0].pattern) for row in rows]
         self.wild = [r for r, p in zip(rows, prefixes) if p is None]
-        self.index = {p: [r for r, q in zip(rows, prefixes) if q is None or q == p]
+        self.by_prefix = {p: [r for r, q in zip(rows, prefixes) if q is None or q == p]
                       for p in set(prefixes) if p is not None}
 
 
@@ -340,7 +344,7 @@ def rules(*table: tuple) -> RuleTable:
 
 
 def run_rules(table: RuleTable, msg: str, doc: Doc) -> Optional[str]:
-    for rx, kind, fill, spec in table.index.get(msg[:4], table.wild):
+    for rx, kind, fill, spec in table.by_prefix.get(msg[:4], table.wild):
         m = rx.match(msg)
         if m is not None:
             if fill is None:        # fill_groups(), inline: this is the per-line path

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from maillog2json.parsers.postfix.grammar import CLIENT, TLS_DETAILS, Doc, fill_tls, rules, run_rules
+from maillog2json.parsers.postfix.grammar import CLIENT, TLS_DETAILS, Doc, Shapes, fill_tls, rules, run_rules
 from maillog2json.parsers.postfix.smtpd import RE_ACTION, fill_action, noqueue_action
 
 # postscreen writes clients as [ip]:port
@@ -118,7 +118,7 @@ def _dnsbl(msg: str, doc: Doc) -> Optional[str]:
     return "postscreen.dnsbl"
 
 
-SHAPES = {"postscreen": ({"CONN": _connect, "DISC": _disconnect, "PASS": _pass, "DNSB": _dnsbl,
+SHAPES: Shapes = {"postscreen": ({"CONN": _connect, "DISC": _disconnect, "PASS": _pass, "DNSB": _dnsbl,
                           "NOQU": lambda msg, doc: noqueue_action(msg, doc, "postscreen")}, None)}
 
 DAEMONS = {

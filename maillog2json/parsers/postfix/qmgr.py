@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from maillog2json.parsers.postfix.grammar import QUEUE_ID_PREFIX, Doc, kv_into
+from maillog2json.parsers.postfix.grammar import QUEUE_ID_PREFIX, Doc, Shapes, kv_into
 
 # B5A021642D1: from=<alice@example.test>, size=541, nrcpt=1 (queue active)
 RE_QUEUED = re.compile(r"(?P<kv>from=.*?)(?: \(queue (?P<queue>\w+)\))?\Z", re.S)
@@ -73,6 +73,6 @@ def _queue_line(msg: str, doc: Doc) -> Optional[str]:
     return "qmgr.queued"
 
 
-SHAPES = {name: ({}, _queue_line) for name in ("qmgr", "nqmgr")}
+SHAPES: Shapes = {name: ({}, _queue_line) for name in ("qmgr", "nqmgr")}
 
 DAEMONS = {"qmgr": parse_qmgr, "nqmgr": parse_qmgr}

@@ -7,7 +7,7 @@ import re
 from typing import Optional
 
 from maillog2json.parsers.postfix.grammar import (
-    CLIENT, QUEUE_ID_PREFIX, TLS_DETAILS, Doc, RE_QUEUED_AS, RE_REPLY, addr, fill_groups, fill_tls, kv_into,
+    CLIENT, QUEUE_ID_PREFIX, TLS_DETAILS, Doc, RE_QUEUED_AS, RE_REPLY, Shapes, addr, fill_groups, fill_tls, kv_into,
     rules, run_rules, set_client, tls_details,
 )
 
@@ -175,7 +175,8 @@ def fill_sasl_failed(doc: Doc, m: re.Match) -> None:
             doc["sasl_reason"] = reason[:i]
 
 
-def fill_proxy(doc: Doc, m: re.Match) -> None:
+def fill_proxy(doc: Doc, m: re.Match) -> str:
+    """proxy-accept / proxy-reject (before-queue content filter): stage, reply, MTA, queue id."""
     doc["stage"] = m.group("stage")
     text, env = split_envelope(m.group("rest"))
     if env is not None:
@@ -196,6 +197,7 @@ def fill_proxy(doc: Doc, m: re.Match) -> None:
     q = RE_QUEUED_AS.search(text)
     if q is not None:
         doc["queued_as"] = q.group("qid")
+    return "smtpd.proxy_" + m.group("_a")
 
 
 # Connection rate limit exceeded: 31 from spamhost.domain.org[192.0.2.123] for service smtpd
@@ -229,7 +231,7 @@ SMTPD = rules(
     (r"SSL_accept error from " + CLIENT + r": (?P<error>.*)\Z", "smtpd.tls_error"),
     # proxy-accept: END-OF-MESSAGE: 250 2.0.0 from MTA(smtp:[127.0.0.1]:10013): 250 2.0.0 Ok: queued as X; from=<..>
     (r"proxy-(?P<_a>accept|reject): (?P<stage>[A-Z][A-Z-]*): (?P<rest>.*)\Z", "smtpd.proxy",
-     lambda d, m: (fill_proxy(d, m), "smtpd.proxy_" + m.group("_a"))[1]),
+     fill_proxy),
     # bare <LF> received after CONNECT from example.net[1.2.3.4]
     (r"bare <(?P<bare>LF|CR)> received after (?P<stage>\S+) from " + CLIENT + r"\Z", "smtpd.bare_newline"),
     # discarding EHLO keywords: CHUNKING ETRN DSN 8BITMIME
@@ -370,7 +372,7 @@ def noqueue_action(msg: str, doc: Doc, daemon: str = "smtpd") -> Optional[str]:
     return None if m is None else fill_action(doc, m, daemon)
 
 
-SHAPES = {"smtpd": ({
+SHAPES: Shapes = {"smtpd": ({
     "conn": _connect, "disc": _disconnect, "NOQU": noqueue_action,
     "Anon": _tls, "Untr": _tls, "Trus": _tls, "Veri": _tls,
 }, _client)}
