@@ -8,6 +8,7 @@ which documents to emit, which sinks) is decided once, in ``__init__``.
 from __future__ import annotations
 
 import hashlib
+from itertools import islice
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Optional, Protocol
 
@@ -41,9 +42,10 @@ class Options:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-# Exact repeats of a line are numbered over a window of recent distinct lines (two generations
-# of at most this many digests): a repeat anywhere in that window gets the next number, so ids
-# within an input are unique (lines without a timestamp included) and memory stays bounded.
+# Exact repeats of a line are numbered over a window of recent distinct lines (at least this
+# many, at most twice as many plus a batch): a repeat anywhere in that window gets the next
+# number, so ids within an input are unique (lines without a timestamp included) and memory
+# stays bounded.
 SEEN_WINDOW = 1 << 15
 
 
@@ -75,7 +77,6 @@ class Pipeline:
         self.stopping = False
         # occurrences of each recent line, by its first-sight id (see SEEN_WINDOW)
         self._seen: dict[str, int] = {}
-        self._seen_old: dict[str, int] = {}
 
     # -- the per-line path -------------------------------------------------------------
     def line_document(self, item: Any) -> Doc:
@@ -102,6 +103,9 @@ class Pipeline:
         match = FAST_HEADER.match
         blake2b = hashlib.blake2b
         general = self._general_document
+        seen = self._seen
+        if len(seen) > 2 * SEEN_WINDOW:             # keep the newest SEEN_WINDOW, once per batch
+            seen = self._seen = dict(islice(seen.items(), len(seen) - SEEN_WINDOW, None))
         for item in items:
             doc: Optional[Doc] = None
             kind: Optional[str] = None
@@ -139,13 +143,7 @@ class Pipeline:
             # first sight's id (its digest in hex) is also its key in the repeat counts
             h = blake2b(raw_bytes, digest_size=12)
             key = h.hexdigest()
-            seen = self._seen
-            n = seen.get(key)
-            if n is None:
-                n = self._seen_old.get(key, 0)
-                if len(seen) >= SEEN_WINDOW:
-                    self._seen_old = seen
-                    self._seen = seen = {}
+            n = seen.get(key, 0)
             seen[key] = n + 1
             if n:
                 h.update(b"\x00%d" % n)
@@ -228,10 +226,8 @@ class Pipeline:
         """The repeat counts of the most recently first-seen distinct lines, for a state file:
         an exact repeat can only follow its twin closely (it carries the same timestamp), so
         these are enough for a restarted run to number repeats as one run would."""
-        recent = list(self._seen.items())[-keep:]
-        if len(recent) < keep:
-            recent = list(self._seen_old.items())[-(keep - len(recent)):] + recent
-        return [[k, n] for k, n in recent]
+        seen = self._seen
+        return [[k, n] for k, n in islice(seen.items(), max(0, len(seen) - keep), None)]
 
     def restore_id_state(self, items: list) -> None:
         for k, n in items:
