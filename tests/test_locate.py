@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -513,9 +515,7 @@ class TestBroken:
 class TestCommand:
     """``maillog2json locate`` as a user runs it."""
 
-    def _run(self, *args: str) -> "subprocess.CompletedProcess[str]":
-        import subprocess
-        import sys
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "maillog2json", "locate", *args],
                               capture_output=True, text=True, timeout=60)
 

@@ -17,6 +17,6 @@ native: Renderer = partial(orjson.dumps, option=orjson.OPT_APPEND_NEWLINE)
 
 # the module, not its function, is bound to the name here: ``maillog2json.render.ecs``
 # stays the module (ecs.ecs is the renderer, ecs.ecs_id the id for the sinks)
-from maillog2json.render import ecs
+from maillog2json.render import ecs  # noqa: E402  (after native: ecs imports nothing from here, but reads best so)
 
 RENDERERS: dict[str, Renderer] = {"native": native, "ecs": ecs.ecs}

@@ -36,8 +36,8 @@ def main():
     to_lines = collections.defaultdict(list)      # qid -> [(addr, stat)]
     link = collections.defaultdict(set)           # qid -> next-hop qids
     expired, dsn = set(), set()
-    for l in lines:
-        m = TRAD.match(l)
+    for line in lines:
+        m = TRAD.match(line)
         if not m:
             continue
         prog[m.group(1)] += 1
@@ -81,7 +81,7 @@ def main():
                 if a in targets:
                     last[(q, a)] = st
         res = []
-        for (q, a), st in last.items():
+        for (q, _a), st in last.items():
             if st.startswith("Sent"):
                 if not re.match(r"Sent \(%s Message accepted" % QID, st):
                     res.append("delivered")   # else: a hop to the MTA; the next queue id has the result
