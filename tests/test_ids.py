@@ -61,3 +61,28 @@ def test_restored_state_continues_the_numbering() -> None:
     q.restore_id_state(p.id_state())
     assert ids(q, [[raw]]) == [pipeline_module.line_id(raw, 2)]
     assert first == [pipeline_module.line_id(raw, 0), pipeline_module.line_id(raw, 1)]
+
+
+def test_fast_path_and_general_path_agree() -> None:
+    """line_documents() reads the common line inline (the hot path) and everything else in
+    _general_document(), whose FAST_HEADER branch is the same code: for every sample line, both
+    give the same document, so the two cannot drift apart."""
+    from helpers import SAMPLES
+    from maillog2json.inputs import Line
+
+    files = sorted(SAMPLES.glob("*/*.log")) + sorted(SAMPLES.glob("*.log"))
+    assert files
+    checked = 0
+    for path in files:
+        fast, _ = make_pipeline()
+        general, _ = make_pipeline()
+        fast.time.start_source(None)
+        general.time.start_source(None)
+        for raw in path.read_bytes().splitlines():
+            doc = next(fast.line_documents([raw]))
+            other, id_bytes = general._general_document(Line(raw, 0))   # a Line: never the fast path
+            assert id_bytes == raw
+            assert {k: v for k, v in doc.items() if k != "_id"} == {k: v for k, v in other.items() if k != "_id"}
+            assert list(doc) == list(other)
+            checked += 1
+    assert checked > 10_000
