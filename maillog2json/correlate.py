@@ -67,8 +67,6 @@ _FINAL = {
     "deliverable": "sent",
 }
 
-_TERMINAL_STATUSES = frozenset(("sent", "bounced", "expired", "rejected", "discarded", "deleted"))
-
 
 _EPOCHS: dict[str, float] = {}     # a small memo: lines of one second share their timestamp
 
@@ -196,34 +194,38 @@ def verdict_entry(doc: Doc) -> dict[str, Any]:
 
 class SlotState:
     """Plain-data state of a ``__slots__`` class for the state file (``--state``): every slot
-    by name; a slot missing from an older state file comes back as ``[]`` (the lists added
-    since, like ``filters``)."""
+    (its own and its bases') by name; a slot missing from an older state file comes back as
+    ``[]`` (the lists added since, like ``filters``)."""
 
     __slots__: tuple[str, ...] = ()
+    _state_fields: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._state_fields = tuple(name for c in reversed(cls.__mro__) for name in c.__dict__.get("__slots__", ()))
 
     def to_state(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__slots__}
+        return {k: getattr(self, k) for k in self._state_fields}
 
     @classmethod
     def from_state(cls, d: dict[str, Any]) -> Any:
         obj = cls.__new__(cls)
-        for k in cls.__slots__:
+        for k in cls._state_fields:
             setattr(obj, k, d.get(k, []))
         return obj
 
 
-class Message(SlotState):
-    """Mutable state of one message while it is in flight (plain data, for snapshots)."""
+class InFlight(SlotState):
+    """What every MTA's message in flight holds: Postfix's :class:`Message` and Sendmail's and
+    qmail's ``MtaMessage`` (maillog2json.correlate_sendmail) add their own fields to it."""
 
-    __slots__ = ("host", "queue_ids", "live", "first_seen", "last_seen", "last_epoch", "first_line_id",
-                 "message_id", "sender", "size", "nrcpt", "client", "origin", "uid", "events",
-                 "handoffs", "mailbox", "flags", "reason", "links", "lines", "done", "complete",
-                 "pending_rejects", "session_key", "deadline", "filters")
+    __slots__ = ("host", "queue_ids", "first_seen", "last_seen", "last_epoch", "first_line_id", "message_id",
+                 "sender", "size", "nrcpt", "client", "origin", "uid", "events", "flags", "reason", "links",
+                 "lines", "done", "complete", "deadline")
 
     def __init__(self, host: Optional[str], qid: str, doc: Doc) -> None:
         self.host = host
         self.queue_ids: list[str] = [qid]
-        self.live: list[str] = [qid]           # queue ids not yet removed
         self.first_seen = doc["timestamp"]
         self.last_seen = doc["timestamp"]
         self.last_epoch = _epoch(doc["timestamp"]) or 0.0
@@ -236,17 +238,27 @@ class Message(SlotState):
         self.origin: Optional[str] = None
         self.uid: Optional[int] = None
         self.events: list[dict[str, Any]] = []      # recipient events in log order
-        self.handoffs: dict[str, list[str]] = {}    # child qid -> parent recipient addresses
-        self.mailbox: list[dict[str, Any]] = []     # Dovecot saves
         self.flags: dict[str, Any] = {}             # held, rejected, discarded, deleted, expired...
         self.reason: Optional[str] = None
         self.links: dict[str, Any] = {}
         self.lines = 0
         self.done = False
         self.complete = False
+        self.deadline = 0.0
+
+
+class Message(InFlight):
+    """Mutable state of one Postfix message while it is in flight (plain data, for snapshots)."""
+
+    __slots__ = ("live", "handoffs", "mailbox", "pending_rejects", "session_key", "filters")
+
+    def __init__(self, host: Optional[str], qid: str, doc: Doc) -> None:
+        super().__init__(host, qid, doc)
+        self.live: list[str] = [qid]           # queue ids not yet removed
+        self.handoffs: dict[str, list[str]] = {}    # child qid -> parent recipient addresses
+        self.mailbox: list[dict[str, Any]] = []     # Dovecot saves
         self.pending_rejects: list[dict[str, Any]] = []
         self.session_key: Optional[str] = None
-        self.deadline = 0.0
         self.filters: list[dict[str, Any]] = []     # filter verdicts (amavis, milters, policy servers...)
 
 

@@ -46,7 +46,7 @@ import heapq
 from collections import OrderedDict
 from typing import Any, Callable, Optional
 
-from maillog2json.correlate import SlotState, _epoch, _is_loopback, _key, _msg_id
+from maillog2json.correlate import InFlight, _epoch, _is_loopback, _key, _msg_id
 
 Doc = dict[str, Any]
 
@@ -54,38 +54,14 @@ QUIET = 300.0        # seconds of log time: all known recipients final, but fewe
 REJECT_LINK_WINDOW = 60.0   # seconds: an SMTP client's refused recipient and the local MTA's reject of it
 FINAL = frozenset(("sent", "bounced", "expired", "rejected", "discarded"))
 
-_MSG_FIELDS = ("host", "queue_ids", "first_seen", "last_seen", "last_epoch", "first_line_id", "message_id",
-               "sender", "size", "nrcpt", "client", "origin", "uid", "events", "flags", "reason", "links",
-               "lines", "complete", "deadline", "done", "extra")
 
-
-class MtaMessage(SlotState):
+class MtaMessage(InFlight):
     """One Sendmail or qmail message in flight (plain data, for snapshots)."""
 
-    __slots__ = _MSG_FIELDS
+    __slots__ = ("extra",)
 
     def __init__(self, host: Optional[str], qid: str, doc: Doc) -> None:
-        self.host = host
-        self.queue_ids = [qid]
-        self.first_seen = doc["timestamp"]
-        self.last_seen = doc["timestamp"]
-        self.last_epoch = _epoch(doc["timestamp"]) or 0.0
-        self.first_line_id = doc["_id"]
-        self.message_id: Optional[str] = None
-        self.sender: Optional[str] = None
-        self.size: Optional[int] = None
-        self.nrcpt: Optional[int] = None
-        self.client: dict[str, Any] = {}
-        self.origin: Optional[str] = None
-        self.uid: Optional[int] = None
-        self.events: list[dict[str, Any]] = []
-        self.flags: dict[str, Any] = {}
-        self.reason: Optional[str] = None
-        self.links: dict[str, Any] = {}
-        self.lines = 0
-        self.complete = False
-        self.deadline = 0.0
-        self.done = False
+        super().__init__(host, qid, doc)
         self.extra: dict[str, Any] = {}
 
 

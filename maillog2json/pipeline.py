@@ -79,10 +79,6 @@ class Pipeline:
         self._seen: dict[str, int] = {}
 
     # -- the per-line path -------------------------------------------------------------
-    def line_document(self, item: Any) -> Doc:
-        """One input line (bytes, or a cut :class:`Line`) -> its line document."""
-        return next(self.line_documents((item,)))
-
     def line_documents(self, items: Iterable[Any]) -> Iterator[Doc]:
         """Input lines (bytes, or cut :class:`Line` s) -> their line documents, in order.
 
@@ -156,7 +152,7 @@ class Pipeline:
             stats.lines += 1
             yield doc
 
-    def _general_document(self, item: Any) -> tuple[Doc, Any]:
+    def _general_document(self, item: Any) -> tuple[Doc, bytes]:
         """A line the fast path of :meth:`line_documents` does not take: cut, invalid UTF-8,
         CRLF, any other header format, an unusual stamp, or no header at all. Returns the
         document (all but its id) and the bytes the id is made from."""
@@ -248,24 +244,17 @@ class Pipeline:
             return self._process_shipping(lines)
         buf = bytearray()
         count = 0
-        docs = self.line_documents(lines)
-        if tracker is None:
-            for doc in docs:
-                if emit_lines:
-                    buf += render(doc)
-                    count += 1
-        else:
-            feed = tracker.feed
-            for doc in docs:
-                # the tracker sees the line first: it may add correlation fields to it
-                done = feed(doc)
-                if emit_lines:
-                    buf += render(doc)
-                    count += 1
-                if done and emit_messages:
-                    for m in done:
-                        buf += render(m)
-                    count += len(done)
+        feed = tracker.feed if tracker is not None else None
+        for doc in self.line_documents(lines):
+            # the tracker sees the line first: it may add correlation fields to it
+            done = feed(doc) if feed is not None else None
+            if emit_lines:
+                buf += render(doc)
+                count += 1
+            if done and emit_messages:
+                for m in done:
+                    buf += render(m)
+                count += len(done)
         self._write(buf, count)
 
     def _process_shipping(self, lines: Iterable[Any]) -> None:

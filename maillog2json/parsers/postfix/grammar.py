@@ -26,7 +26,6 @@ QUEUE_ID_PREFIX = r"([0-9A-F]{6,22}|[0-9A-Za-z]{12,22}): "
 
 # localhost[127.0.0.1], unknown[::1], mail.example.com[192.0.2.1]:25, [192.0.2.1]:25
 CLIENT = r"(?P<client_host>[^\s\[\]]*)\[(?P<client_ip>[^\]]*)\](?::(?P<client_port>\d+))?"
-RE_CLIENT = re.compile(CLIENT)
 
 # relay=mx.example.test[private/dovecot-lmtp], relay=127.0.0.1[127.0.0.1]:2525, relay=none
 RE_HOST_ADDR = re.compile(r"(?P<host>[^\s\[\]]*)\[(?P<addr>[^\]]*)\](?::(?P<port>\d+))?\Z")
@@ -52,19 +51,6 @@ def is_ip(s: str) -> bool:
     if ":" in s:
         return not s.strip("0123456789abcdefABCDEF:.") and s.count(":") >= 2
     return s.count(".") == 3 and s.replace(".", "").isdigit() and _IPV4.match(s) is not None
-
-
-def num(s: Optional[str]) -> Any:
-    """'3.6' -> 3.6, '12' -> 12; None stays None; anything else stays text."""
-    if s is None:
-        return None
-    try:
-        return int(s)
-    except ValueError:
-        try:
-            return float(s)
-        except ValueError:
-            return s
 
 
 def flt(s: str) -> Any:

@@ -5,19 +5,18 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from maillog2json.parsers.postfix.grammar import Doc, kv_into
+from maillog2json.parsers.postfix.grammar import RE_KV_SPACE, Doc, kv_into
 
 # D2FAE20586: uid=0 from=<fail2ban>
 # 5C4A21642E1: uid=0 from=<alice@example.test> orig_id=4BDA21642D1      (postsuper -r)
 RE_PICKUP = re.compile(r"(?P<kv>uid=\d+ .*)\Z", re.S)
-_KV_SPACE = re.compile(r"(?P<k>[a-z_]+)=(?P<v><[^>]*>|\S*)(?: |\Z)")
 
 
 def parse_pickup(msg: str, doc: Doc, level: Optional[str]) -> Optional[str]:
     if level is None and msg.startswith("uid="):
         m = RE_PICKUP.match(msg)
         if m is not None:
-            kv_into(doc, m.group("kv"), _KV_SPACE)
+            kv_into(doc, m.group("kv"), RE_KV_SPACE)
             return "pickup.submit"
     return None
 
