@@ -354,12 +354,6 @@ class MessageTracker:
         # filter verdicts (amavis, milters, policy servers, spam and virus scanners): see _filter
         for _kind in _VERDICTS:
             self._handlers.setdefault(_kind, self._filter)
-        # the kinds whose handler starts a message: a line of such a kind that carries no
-        # queue id (damaged, or in a format that lost it) cannot be joined to one, and stays
-        # a line document only (counted), rather than starting a message of its own
-        starters = (self._pickup, self._message_id, self._queued, self._delivery, self._expired,
-                    self._cleanup_action)
-        self._needs_queue_id = frozenset(k for k, h in self._handlers.items() if h in starters)
         self.pending_filters: OrderedDict[str, list[Any]] = OrderedDict()  # line _id -> [epoch, keys, entry]
         self._pending_index: dict[str, list[str]] = {}                     # "q"/"m" key -> line _ids
         self.counters.setdefault("filters", 0)
@@ -388,13 +382,9 @@ class MessageTracker:
             e = _epoch(ts)
             if e is not None:
                 self._advance(e)
-        kind = doc["kind"]
-        handler = self._handlers.get(kind)
+        handler = self._handlers.get(doc["kind"])
         if handler is not None:
-            if doc["queue_id"] is None and kind in self._needs_queue_id:
-                self.counters["without_queue_id"] += 1
-            else:
-                handler(doc)
+            handler(doc)
         elif doc["queue_id"] is not None:
             msg = self._get(doc)
             if msg is not None:
@@ -523,11 +513,20 @@ class MessageTracker:
             return None
         return self.messages.get(_key(doc["host"], qid))
 
-    def _get_or_new(self, doc: Doc, origin: Optional[str] = None) -> Message:
-        msg = self._get(doc)
-        if msg is None:
-            msg = self._new(doc, origin)
-        return msg
+    def _get_or_new(self, doc: Doc, origin: Optional[str] = None) -> Optional[Message]:
+        """The message of doc's queue id, started if new; None for a line without one."""
+        if self._without_queue_id(doc):
+            return None
+        return self._get(doc) or self._new(doc, origin)
+
+    def _without_queue_id(self, doc: Doc) -> bool:
+        """A line that would start a message but carries no queue id (a damaged one) cannot
+        be joined: it stays a line document only, counted, rather than start a message keyed
+        by None."""
+        if doc["queue_id"] is None:
+            self.counters["without_queue_id"] += 1
+            return True
+        return False
 
     def _new(self, doc: Doc, origin: Optional[str]) -> Message:
         host, qid = doc["host"], doc["queue_id"]
@@ -686,6 +685,8 @@ class MessageTracker:
                 msg.links["orig_queue_id"] = orig
 
     def _pickup(self, doc: Doc) -> None:
+        if self._without_queue_id(doc):
+            return
         msg = self._new(doc, "pickup")
         self._touch(msg, doc)
         if doc.get("uid") is not None:
@@ -706,6 +707,8 @@ class MessageTracker:
 
     def _message_id(self, doc: Doc) -> None:
         msg = self._get_or_new(doc, None)
+        if msg is None:
+            return
         self._touch(msg, doc)
         mid = doc.get("message_id")
         if msg.message_id is None:
@@ -718,6 +721,8 @@ class MessageTracker:
     def _queued(self, doc: Doc) -> None:
         self.qmgr_pids[str(doc["host"])] = doc["pid"]
         msg = self._get_or_new(doc, None)
+        if msg is None:
+            return
         self._touch(msg, doc)
         if doc.get("from") is not None and (msg.sender is None or "@" not in msg.sender):
             msg.sender = doc["from"]
@@ -731,6 +736,8 @@ class MessageTracker:
 
     def _delivery(self, doc: Doc) -> None:
         msg = self._get_or_new(doc, None)
+        if msg is None:
+            return
         self._touch(msg, doc)
         ev = {
             "kind": "delivery",
@@ -769,6 +776,8 @@ class MessageTracker:
 
     def _expired(self, doc: Doc) -> None:
         msg = self._get_or_new(doc, None)
+        if msg is None:
+            return
         self._touch(msg, doc)
         msg.flags["expired"] = doc.get("status") or "expired"
         if msg.sender is None and doc.get("from") is not None:
@@ -980,6 +989,8 @@ class MessageTracker:
 
     def _cleanup_action(self, doc: Doc) -> None:
         msg = self._get_or_new(doc, None)
+        if msg is None:
+            return
         self._touch(msg, doc)
         action = doc.get("action") or ""
         if doc.get("helo"):

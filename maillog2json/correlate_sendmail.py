@@ -97,8 +97,13 @@ class _Base:
             self._schedule(msg, msg.extra.get("wait", self.linger))
 
     def _get(self, doc: Doc, create: bool = True) -> Optional[MtaMessage]:
+        """The message of doc's queue id, started if new (``create``). None for a line
+        without a queue id (a damaged one): it cannot be joined, and one that would start a
+        message is counted (``without_queue_id``) rather than start one keyed by None."""
         qid = doc["queue_id"]
         if qid is None:
+            if create:
+                self.counters["without_queue_id"] = self.counters.get("without_queue_id", 0) + 1
             return None
         key = _key(doc["host"], qid)
         msg = self.messages.get(key)
@@ -470,7 +475,8 @@ class SendmailTracker(_Base):
 
     def _from(self, doc: Doc) -> None:
         msg = self._get(doc)
-        assert msg is not None
+        if msg is None:
+            return
         self._touch(msg, doc)
         qid = doc["queue_id"]
         msg.extra.setdefault("hops", {})[qid] = {"from": doc.get("from"),
@@ -517,7 +523,8 @@ class SendmailTracker(_Base):
 
     def _to(self, doc: Doc) -> None:
         msg = self._get(doc)
-        assert msg is not None
+        if msg is None:
+            return
         self._touch(msg, doc)
         hop = (msg.extra.get("hops") or {}).get(doc["queue_id"]) or {}
         # ctladdr= other than the sender: the address this one was expanded from (a program or
@@ -589,7 +596,8 @@ class SendmailTracker(_Base):
 
     def _dsn(self, doc: Doc) -> None:
         msg = self._get(doc)
-        assert msg is not None
+        if msg is None:
+            return
         self._touch(msg, doc)
         notice_qid = doc.get("notice_queue_id")
         if (doc.get("reason") or "").startswith("Cannot send message for"):

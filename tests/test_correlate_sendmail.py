@@ -393,3 +393,22 @@ def test_snapshot_restore_across_a_handoff() -> None:
         second.restore(first.snapshot())
         out += [d for doc in docs[cut:] for d in second.feed(doc)] + second.finish()
         assert out == whole, cut
+
+
+def test_lines_without_a_queue_id_start_no_message() -> None:
+    """A Sendmail from=, to= or DSN line without a queue id (NOQUEUE, or a damaged line) cannot
+    be joined: it is counted and stays a line document, where it used to stop the whole run."""
+    from helpers import make_pipeline
+    lines = [
+        "Nov 28 12:00:00 mx sendmail[123]: NOQUEUE: from=<a@example.org>, size=1, class=0, nrcpts=1",
+        "Nov 28 12:00:01 mx sendmail[123]: to=<b@example.org>, delay=00:00:01, mailer=local, stat=Sent",
+    ]
+    p, sink = make_pipeline("all")
+    p.time.start_source(None)
+    p.process([ln.encode() for ln in lines + SENT])
+    p.finish()
+    docs = sink.documents()
+    assert [d["kind"] for d in docs if d["type"] == "line"][:2] == ["sendmail.from", "sendmail.to"]
+    assert [m["queue_id"] for m in docs if m["type"] == "message"] == ["q1SA00a0000100"]
+    assert p.tracker.counters["without_queue_id"] == 2
+
