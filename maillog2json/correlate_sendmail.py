@@ -399,6 +399,7 @@ class SendmailTracker(_Base):
         ckey = _key(child.host, child.queue_ids[0])
         if self.messages.get(ckey) is child:
             del self.messages[ckey]         # its pending deadlines are skipped from now on
+        self._summaries.pop(ckey, None)     # (outcomes are summed on the parent from now on)
         for q in child.queue_ids:
             if q not in parent.queue_ids:
                 parent.queue_ids.append(q)

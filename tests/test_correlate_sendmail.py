@@ -412,3 +412,17 @@ def test_lines_without_a_queue_id_start_no_message() -> None:
     assert [m["queue_id"] for m in docs if m["type"] == "message"] == ["q1SA00a0000100"]
     assert p.tracker.counters["without_queue_id"] == 2
 
+
+def test_a_joined_hop_leaves_nothing_behind() -> None:
+    """Once the MSP and MTA hops are written as one message, the tracker holds nothing of
+    either (a long --follow run must not grow by one entry per hand-off)."""
+    from helpers import make_pipeline
+    p, sink = make_pipeline("messages", year=2026)
+    p.time.start_source(None)
+    later = "Nov 29 01:30:00 smhost sm-mta[1]: starting daemon (8.17.1): SMTP+queueing@00:25:00"
+    p.process([ln.encode() for ln in MSP_TO_MTA + [later]])    # the later line ends the linger
+    tracker = p.tracker.sendmail
+    written = [d["queue_ids"] for d in sink.documents()]
+    assert ["6AT1NEFc021846", "6AT1NEMX021847"] in written
+    assert not any("6AT1NE" in k for k in tracker._summaries)
+    assert not any("6AT1NE" in k for k in tracker.messages)
