@@ -78,10 +78,12 @@ NETWORK_OPTIONS = [
                  help="Ship to Elasticsearch (bulk API); repeat for several nodes of one cluster."),
     click.option("--es-schema", type=click.Choice(sorted(RENDERERS)), default="ecs", show_default=True,
                  help="Field names of the documents sent to Elasticsearch."),
-    click.option("--es-lines-target", default="logs-maillog2json.lines-default", show_default=True,
-                 metavar="NAME", help="Data stream (or index/alias) for line documents."),
-    click.option("--es-messages-target", default="logs-maillog2json.messages-default", show_default=True,
-                 metavar="NAME", help="Data stream (or index/alias) for message documents."),
+    click.option("--es-lines-target", metavar="NAME",
+                 help="Data stream (or index/alias) for line documents "
+                      "[default: logs-maillog2json.lines-default, or maillog2json-lines with --es-schema native]."),
+    click.option("--es-messages-target", metavar="NAME",
+                 help="Data stream (or index/alias) for message documents [default: "
+                      "logs-maillog2json.messages-default, or maillog2json-messages with --es-schema native]."),
     click.option("--es-username", metavar="USER",
                  help="Basic auth user; the password comes from $MAILLOG2JSON_ES_PASSWORD or --es-password-file."),
     click.option("--es-password-file", type=click.Path(dir_okay=False), help="File holding the password."),

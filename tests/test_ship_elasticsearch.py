@@ -243,3 +243,18 @@ def test_sigkill_mid_run_then_restart_with_the_same_state_and_spool_loses_nothin
     report("sigkill-restart-state-spool (second run)", len(want_lines), len(got), stat(err, "sent"),
            stat(err, "duplicates"))
     assert sorted(got) == sorted(want_lines)
+
+
+def test_default_targets_follow_the_schema() -> None:
+    """Without --es-*-target, the native spelling goes to its own indices, not into the ECS
+    data streams (whose templates would refuse it)."""
+    from maillog2json.cli import run
+    from maillog2json.sinks.network import elasticsearch_transport
+    for schema, expected in (("native", ("maillog2json-lines", "maillog2json-messages")),
+                             ("ecs", ("logs-maillog2json.lines-default", "logs-maillog2json.messages-default"))):
+        ctx = run.make_context("maillog2json", ["--elasticsearch", "http://127.0.0.1:9", "--es-schema", schema])
+        t = elasticsearch_transport(ctx.params)
+        assert (t.lines_target, t.messages_target) == expected
+    ctx = run.make_context("maillog2json", ["--elasticsearch", "http://127.0.0.1:9", "--es-schema", "native",
+                                            "--es-lines-target", "mine"])
+    assert elasticsearch_transport(ctx.params).lines_target == "mine"
