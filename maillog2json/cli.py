@@ -275,7 +275,8 @@ def run(ctx: click.Context, files: tuple[str, ...], emit: str, year: Optional[in
                 pipeline.time.start_source(None)
                 if state.get("time"):
                     pipeline.time.restore(state["time"])
-                serve(pipeline, sys.stdin.buffer, sys.stdout.buffer, lambda: _confirm(sinks, shippers))
+                serve(pipeline, sys.stdin.buffer, sys.stdout.buffer,
+                      lambda: _confirm(sinks, shippers, lambda: pipeline.stopping))
             else:
                 errors = pipeline.run(paths)
         except KeyboardInterrupt:
@@ -343,14 +344,15 @@ def _shippers(net: dict[str, Any]) -> list:
         raise click.ClickException(str(exc)) from None
 
 
-def _confirm(sinks: list, shippers: list) -> None:
+def _confirm(sinks: list, shippers: list, stopping: Callable[[], bool]) -> None:
     """omprog: a message is confirmed once its documents are safe: synced to --output,
-    and spooled (synced) or delivered by every network sink."""
+    and spooled (synced) or delivered by every network sink. Waiting for delivery ends
+    at SIGTERM (``stopping``): the message is then not confirmed, and rsyslog keeps it."""
     for s in sinks:
         if isinstance(s, FileSink):
             s.sync()
     for shipper in shippers:
-        if not shipper.checkpoint():
+        if not shipper.checkpoint(stopping):
             raise OSError(f"{shipper.name}: not delivered")
 
 

@@ -198,23 +198,28 @@ def waiting_for_input() -> bool:
     return _waiting
 
 
+def interruptible_read(read: Callable[[int], bytes], size: int) -> bytes:
+    """``read(size)``, marked as a wait with no line in hand (see ``_waiting``)."""
+    global _waiting
+    _waiting = True
+    try:
+        return read(size)
+    finally:
+        _waiting = False
+
+
 def read_batches(source: Source, max_line: Optional[int] = DEFAULT_MAX_LINE) -> Iterator[list]:
     """Yield lists of lines as they become available from ``source``.
 
     A read error (a truncated or corrupt compressed file, an I/O error) ends the source
     with :class:`InputError`, after the lines read before it have been yielded.
     """
-    global _waiting
     splitter = LineSplitter(max_line)
     stream = source.stream
     read = getattr(stream, "read1", None) or stream.read
     while True:
         try:
-            _waiting = True
-            try:
-                chunk = read(CHUNK)
-            finally:
-                _waiting = False
+            chunk = interruptible_read(read, CHUNK)
         except _READ_ERRORS as exc:
             # keep what was read (the last, unfinished line too), then report
             tail = splitter.finish()

@@ -11,12 +11,23 @@ documents are written and synced by every sink; an error writes a short reason i
 
 from __future__ import annotations
 
-from typing import BinaryIO, Callable
+from typing import Any, BinaryIO, Callable, Iterator
 
-from maillog2json import inputs
+from maillog2json.inputs import CHUNK, LineSplitter, interruptible_read
 from maillog2json.pipeline import Pipeline
 
-MAX_LINE = 1 << 20
+
+def _messages(stdin: BinaryIO, max_line: int, stopping: Callable[[], bool]) -> Iterator[Any]:
+    """One message per line, cut at ``max_line`` as a file's lines are (a cut one is an
+    inputs.Line with its real length). Each is yielded before the next is read (rsyslog
+    sends the next only after our answer), and none is read once ``stopping()``."""
+    splitter = LineSplitter(max_line)
+    while not stopping():
+        chunk = interruptible_read(stdin.readline, CHUNK)   # SIGTERM may interrupt this wait
+        lines = splitter.feed(chunk) if chunk else splitter.finish()
+        yield from lines
+        if not chunk:
+            return
 
 
 def serve(pipeline: Pipeline, stdin: BinaryIO, stdout: BinaryIO, sync: Callable[[], None]) -> int:
@@ -24,20 +35,9 @@ def serve(pipeline: Pipeline, stdin: BinaryIO, stdout: BinaryIO, sync: Callable[
     stdout.write(b"OK\n")
     stdout.flush()
     confirmed = 0
-    while not pipeline.stopping:
-        inputs._waiting = True          # SIGTERM may interrupt this read (nothing is in hand)
+    for message in _messages(stdin, pipeline.options.max_line, lambda: pipeline.stopping):
         try:
-            line = stdin.readline(MAX_LINE)
-        finally:
-            inputs._waiting = False
-        if not line:
-            break
-        while not line.endswith(b"\n"):  # longer than MAX_LINE: keep the start, drop the rest
-            more = stdin.readline(MAX_LINE)
-            if not more or more.endswith(b"\n"):
-                break
-        try:
-            pipeline.process([line.rstrip(b"\n")])
+            pipeline.process([message])
             sync()
         except OSError as exc:
             reply = f"ERROR cannot write the documents: {exc.strerror or exc}".replace("\n", " ")

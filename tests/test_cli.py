@@ -403,6 +403,19 @@ class TestOmprogProtocol:
         assert r.stdout == b"OK\nOK\nOK\n"
         assert len(out.read_bytes().splitlines()) == 2
 
+    def test_long_messages_are_cut_as_file_lines_are(self, tmp_path: Path) -> None:
+        """--max-line-bytes applies to omprog's messages too: a longer one is one document,
+        cut and marked with its real length, and the next message is read whole."""
+        out = tmp_path / "docs.jsonl"
+        long = LINES[0].rstrip(b"\n") + b" " + b"x" * 3000 + b"\n"
+        r = subprocess.run([*MODULE, "--omprog", "--emit", "lines", "--max-line-bytes", "1024",
+                            "--output", str(out)], input=long + LINES[1], capture_output=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == b"OK\nOK\nOK\n"
+        first, second = (orjson.loads(x) for x in out.read_bytes().splitlines())
+        assert (first["truncated"], first["raw_length"], len(first["raw"])) == (True, len(long) - 1, 1024)
+        assert second["raw"] == LINES[1].decode().rstrip("\n") and "truncated" not in second
+
     def test_a_message_that_cannot_be_written_is_not_confirmed(self) -> None:
         """When --output cannot take the documents (a full disk), the reply is an error, not OK,
         so rsyslog keeps the message and sends it again later."""

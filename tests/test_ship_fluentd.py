@@ -6,6 +6,7 @@ spool carries documents over a restart."""
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -222,3 +223,32 @@ def test_omprog_answers_ok_only_once_the_documents_are_delivered(rx):
         proc.stdin.close()
         proc.wait(30)
     assert proc.returncode == 0, proc.stderr.read().decode()
+
+
+def test_omprog_sigterm_while_the_sink_is_down_ends_without_confirming():
+    """Without a spool, a message waits for delivery before OK; SIGTERM (rsyslog closing the
+    action) ends that wait: the message is answered with an error (rsyslog keeps it), and the
+    process exits within its shutdown grace instead of hanging until rsyslog kills it."""
+    rx = FluentdReceiver().start()
+    port = rx.port
+    rx.stop()                       # nothing listens there now
+    proc = spawn(BASE + ["--omprog", "--emit", "lines", "--fluentd", f"127.0.0.1:{port}", "--shutdown-grace", "1s"],
+                 cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline() == b"OK\n"
+        proc.stdin.write(SAMPLE.read_bytes().splitlines(keepends=True)[0])
+        proc.stdin.flush()
+        time.sleep(1.5)                                   # waiting for delivery now
+        proc.send_signal(signal.SIGTERM)
+        ready, _, _ = select.select([proc.stdout], [], [], 20)
+        assert ready, "no reply 20 s after SIGTERM: still waiting for the sink"
+        reply = proc.stdout.readline()
+        proc.wait(20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert reply.startswith(b"ERROR"), reply
+    err = proc.stderr.read()
+    assert proc.returncode == 1, err          # exit 1: a document was not delivered (and said so)
+    assert b"Traceback" not in err
