@@ -42,11 +42,17 @@ def read_state(path: str) -> dict[str, Any]:
 
 
 def write_state(path: str, parts: dict[str, Any]) -> None:
-    """Write ``parts`` as the state file: temp file in the same folder, fsync, rename, so a
-    crash leaves the old file or the new one, never half of one."""
-    data = orjson.dumps({"version": STATE_VERSION, **parts})
+    """Write ``parts`` as the state file (see :func:`atomic_write`)."""
+    atomic_write(path, orjson.dumps({"version": STATE_VERSION, **parts}))
+
+
+def atomic_write(path: str, data: bytes) -> None:
+    """Replace the file at ``path`` with ``data``: temp file in the same folder, fsync,
+    rename, fsync of the folder, so a crash (a power loss included) leaves the old file or
+    the new one, never half of one or an empty one. Also makes the folder's other new
+    entries durable (the delivery spool relies on it)."""
     directory = os.path.dirname(os.path.abspath(path)) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".maillog2json-state.", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

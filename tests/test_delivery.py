@@ -239,3 +239,34 @@ def test_a_spool_directory_is_used_by_one_process_at_a_time(tmp_path):
         Spool(str(tmp_path), 1 << 20)
     sp.close()
     Spool(str(tmp_path), 1 << 20).close()
+
+
+def test_the_acked_mark_is_synced_before_it_replaces_the_old_one(tmp_path, monkeypatch):
+    """A sync writes the acknowledged mark to a temp file, fsyncs it, then renames it over
+    the old one and fsyncs the folder: after a power loss the mark is the old or the new
+    number, never an empty file (read as 0, which would send the whole spool again)."""
+    sp = Spool(str(tmp_path), 1 << 20)
+    sp.append([(1, ("r", b"one")), (2, ("r", b"two"))])
+    sp.acked = 1
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(src, dst):
+        events.append(("replace", str(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    sp.sync()
+    monkeypatch.undo()
+    acked = str(tmp_path / "acked")
+    i = events.index(("replace", acked))
+    synced_before = [p for kind, p in events[:i] if kind == "fsync"]
+    assert any(os.path.basename(p).startswith(".acked.") for p in synced_before), events
+    assert ("fsync", str(tmp_path)) in events[i:]
+    assert open(acked).read() == "1\n"
+    sp.close()

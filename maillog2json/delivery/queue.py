@@ -32,6 +32,7 @@ import zlib
 from typing import BinaryIO, Callable, Optional
 
 from maillog2json.delivery import Item
+from maillog2json.state import atomic_write
 
 HEAD = struct.Struct("<IIQ")
 SEGMENT_MAX = 16 << 20          # bytes per spool segment file before the next one starts
@@ -150,22 +151,14 @@ class Spool:
                 finally:
                     os.close(fd)
         self._unsynced.clear()
-        self.write_acked(force=True)
-        dfd = os.open(self.path, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        self.write_acked(force=True)        # (which fsyncs the folder: new segments' entries too)
 
     def write_acked(self, force: bool = False) -> None:
-        """Record the acknowledged mark (atomically); after a crash, at most what was
-        acknowledged since the last write is sent again."""
+        """Record the acknowledged mark (atomically and durably); after a crash, at most
+        what was acknowledged since the last write is sent again."""
         if self.acked == self._acked_written and not force:
             return
-        tmp = os.path.join(self.path, ACKED + ".tmp")
-        with open(tmp, "w") as f:
-            f.write(f"{self.acked}\n")
-        os.replace(tmp, os.path.join(self.path, ACKED))
+        atomic_write(os.path.join(self.path, ACKED), b"%d\n" % self.acked)
         self._acked_written = self.acked
 
     # -- reading back ---------------------------------------------------------------------
