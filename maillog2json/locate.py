@@ -164,11 +164,14 @@ def _ranked(found: list[tuple[float, Found]]) -> list[Found]:
 def _strip_comment(line: str) -> str:
     """``line`` without a ``#`` comment (a ``#`` inside quotes stays)."""
     quote = ""
+    escaped = False
     for i, c in enumerate(line):
         if quote:
-            if c == "\\":
-                continue
-            if c == quote:
+            if escaped:
+                escaped = False
+            elif c == "\\" and quote == '"':
+                escaped = True          # in "...", \" does not end the string
+            elif c == quote:
                 quote = ""
         elif c in "\"'":
             quote = c

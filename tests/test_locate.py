@@ -379,6 +379,12 @@ class TestJournald:
 class TestRainerScript:
     """RainerScript forms: if-then with action(), selectors with action(), property filters."""
 
+    def test_an_escaped_quote_does_not_end_a_string(self, tmp_path: Path) -> None:
+        """In a "..." string, \\" is a quote character: a # after it is not a comment."""
+        write(tmp_path, "/etc/rsyslog.conf",
+              'if $syslogfacility-text == "mail" and $msg contains "a\\"#b" then /var/log/c.log\n')
+        assert paths(locate(str(tmp_path))) == ["/var/log/c.log"]
+
     def test_forms(self, tmp_path: Path) -> None:
         """Each mail form gives its file; negated and non-mail conditions give none."""
         write(tmp_path, "/etc/rsyslog.conf", """\
