@@ -282,8 +282,9 @@ class Follower:
             self._ask_stop()
 
     # -- resuming ------------------------------------------------------------------------
-    def _siblings(self) -> list[str]:
-        """Uncompressed rotated siblings of the path (``mail.log.1``, ``mail.log-20261128``), newest first."""
+    def _siblings(self) -> list[tuple[float, str]]:
+        """Uncompressed rotated siblings of the path (``mail.log.1``, ``mail.log-20261128``), newest
+        first, each with its mtime."""
         directory, base = os.path.split(self.path)
         try:
             names = os.listdir(directory or ".")
@@ -301,7 +302,7 @@ class Follower:
                 if stat_mod.S_ISREG(st.st_mode):
                     found.append((st.st_mtime, full))
         found.sort(reverse=True)
-        return [name for _, name in found]
+        return found
 
     def _resume(self) -> tuple[Optional[_File], bool]:
         """The saved file opened at the saved offset, and whether it is a rotated sibling (to be
@@ -319,7 +320,7 @@ class Follower:
         n = min(size_at_save, FINGERPRINT_BYTES)
         siblings = self._siblings()
         best: Optional[tuple[int, str, BinaryIO, os.stat_result]] = None
-        for name in [self.path] + siblings:
+        for name in [self.path] + [s for _, s in siblings]:
             try:
                 opened = _open(name)
             except InputError:
@@ -352,7 +353,8 @@ class Follower:
         f.seek(offset)
         rotated = name != self.path
         if rotated:
-            newer = [s for s in siblings if s != name and os.path.exists(s) and os.stat(s).st_mtime > st.st_mtime]
+            # (the mtimes of the listing: a sibling removed since then cannot fail this)
+            newer = [s for mtime, s in siblings if s != name and mtime > st.st_mtime]
             if newer:
                 self.warnings.append(f"{name} was rotated more than once while stopped: the lines of "
                                      f"{', '.join(newer)} are not read")
