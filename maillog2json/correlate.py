@@ -134,7 +134,7 @@ _GREY = (("reason", "reason"), ("delay", "delay"), ("from", "from"), ("to", "to"
 _MAILSCANNER = (*_SPAM, ("spam_reason", "reason"))
 # kind -> (program, check, matched through the smtpd session?, (native field, entry field)...,
 #          line document -> (result, action))
-_VERDICTS: dict[str, tuple[str, str, bool, tuple[tuple[str, str], ...],
+VERDICTS: dict[str, tuple[str, str, bool, tuple[tuple[str, str], ...],
                            Callable[[Doc], tuple[Optional[str], Optional[str]]]]] = {
     "amavis.passed": ("amavis", "content", False, _AMAVIS, lambda d: (_lower(d.get("content_category")), "passed")),
     "amavis.blocked": ("amavis", "content", False, _AMAVIS, lambda d: (_lower(d.get("content_category")), "blocked")),
@@ -169,7 +169,7 @@ _VERDICTS: dict[str, tuple[str, str, bool, tuple[tuple[str, str], ...],
 
 def verdict_of(doc: Doc) -> Optional[tuple[str, Optional[str], Optional[str]]]:
     """(check, result, action) of a verdict's line document; None for a line of another kind."""
-    spec = _VERDICTS.get(doc["kind"])
+    spec = VERDICTS.get(doc["kind"])
     if spec is None:
         return None
     result, action = spec[4](doc)
@@ -177,8 +177,8 @@ def verdict_of(doc: Doc) -> Optional[tuple[str, Optional[str], Optional[str]]]:
 
 
 def verdict_entry(doc: Doc) -> dict[str, Any]:
-    """The ``filters`` entry for a verdict's line document (a kind of ``_VERDICTS``)."""
-    program, check, _, fields, decide = _VERDICTS[doc["kind"]]
+    """The ``filters`` entry for a verdict's line document (a kind of ``VERDICTS``)."""
+    program, check, _, fields, decide = VERDICTS[doc["kind"]]
     e: dict[str, Any] = {"program": program, "check": check, "kind": doc["kind"], "timestamp": doc["timestamp"]}
     result, action = decide(doc)
     if result is not None:
@@ -352,7 +352,7 @@ class MessageTracker:
             "dovecot.save_failed": self._mailbox,
         }
         # filter verdicts (amavis, milters, policy servers, spam and virus scanners): see _filter
-        for _kind in _VERDICTS:
+        for _kind in VERDICTS:
             self._handlers.setdefault(_kind, self._filter)
         self.pending_filters: OrderedDict[str, list[Any]] = OrderedDict()  # line _id -> [epoch, keys, entry]
         self._pending_index: dict[str, list[str]] = {}                     # "q"/"m" key -> line _ids
@@ -1095,7 +1095,7 @@ class MessageTracker:
 
     # ------------------------------------------------------------------ filter verdicts
     def _filter(self, doc: Doc) -> None:
-        """A filter's verdict (kinds of ``_VERDICTS``): into the ``filters`` of its message."""
+        """A filter's verdict (kinds of ``VERDICTS``): into the ``filters`` of its message."""
         entry = verdict_entry(doc)
         host = doc["host"]
         messages = self.messages
@@ -1117,7 +1117,7 @@ class MessageTracker:
             msg.filters.append(entry)
             self.counters["filters"] += 1
             return
-        if qid is None and _VERDICTS[doc["kind"]][2]:
+        if qid is None and VERDICTS[doc["kind"]][2]:
             return self._filter_session(doc, entry)
         keys = [f"q\x00{host}\x00{q}" for q in (qid, *queued_as) if q]
         if mid:

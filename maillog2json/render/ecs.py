@@ -20,7 +20,7 @@ from typing import Any, Optional
 
 import orjson
 
-from maillog2json.correlate import verdict_of
+from maillog2json.correlate import VERDICTS, verdict_of
 from maillog2json.parsers.postfix.grammar import is_ip
 
 Doc = dict[str, Any]
@@ -280,14 +280,9 @@ def _verdict_fields(doc: Doc, g: dict[str, dict[str, Any]], event: dict[str, Any
         _malware(g, event, virus)
 
 
-# the kinds _verdict_fields looks at: every verdict, and the scanners' lines that name a virus or score
-_VERDICT_KINDS = frozenset(("amavis.passed", "amavis.blocked", "opendkim.signed", "opendkim.verified",
-                            "opendkim.ssl_error", "opendkim.bad_signature", "opendkim.key_retrieval_failed",
-                            "opendkim.no_signature", "opendkim.signature", "opendkim.key_revoked", "opendmarc.result", "opendmarc.spf", "policyd_spf.result",
-                            "policyd_spf.reject", "policyd_spf.defer", "postgrey.greylist", "postgrey.pass",
-                            "spamd.result", "spamd.spam", "spamd.clean", "rspamd.result", "clamav.found",
-                            "clamav.smtp_verdict", "clamav.milter_infected", "mailscanner.spam",
-                            "mailscanner.not_spam"))
+# the kinds _verdict_fields looks at: every verdict the tracker knows, and the scanners' lines
+# that name a virus or a score without being a verdict of their own
+_VERDICT_KINDS = frozenset(VERDICTS) | {"spamd.spam", "spamd.clean", "clamav.found", "clamav.smtp_verdict"}
 
 
 def _message_filters(filters: list[dict[str, Any]], out: Doc, event: dict[str, Any]) -> dict[str, list[str]]:
