@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Optional
 
+from maillog2json.parsers.postfix.grammar import addr, flt, int_or_text
+
 Doc = dict[str, Any]
 
 # (12345-01) Passed CLEAN {RelayedInbound}, ...      (4051607-09) Blocked INFECTED (Eicar-Test-Signature) {...}, ...
@@ -28,18 +30,19 @@ RE_ENVELOPE = re.compile(
 # , Queue-ID: 4ABC, Message-ID: <id@x>, mail_id: abc, Hits: -1.2, size: 1234, queued_as: 5DEF, 1234 ms
 RE_ITEM = re.compile(r", (?=(?:[A-Z][A-Za-z-]*|[a-z][a-z_]*): |\d+ ms\Z)")
 RE_ELAPSED = re.compile(r"(?P<ms>\d+) ms\Z")
+_RE_QUEUED_AS_SEP = re.compile(r"[ ,/]+")
 RE_TO = re.compile(r"<([^>]*)>")
 RE_QUEUE_ID = re.compile(r"[0-9A-Za-z]{5,20}\Z")
 
 # key of the tail -> (our field, conversion)
 ITEMS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "Queue-ID": ("queue_id", str),
-    "Message-ID": ("message_id", lambda v: v[1:-1] if v[:1] == "<" and v[-1:] == ">" else v),
-    "Resent-Message-ID": ("resent_message_id", lambda v: v[1:-1] if v[:1] == "<" and v[-1:] == ">" else v),
+    "Message-ID": ("message_id", addr),
+    "Resent-Message-ID": ("resent_message_id", addr),
     "mail_id": ("mail_id", str),
-    "Hits": ("hits", lambda v: None if v == "-" else _number(v)),
-    "size": ("size", lambda v: int(v) if v.isdecimal() else v),
-    "queued_as": ("queued_as", lambda v: [x for x in re.split(r"[ ,/]+", v) if x]),
+    "Hits": ("hits", lambda v: None if v == "-" else flt(v)),
+    "size": ("size", int_or_text),
+    "queued_as": ("queued_as", lambda v: [x for x in _RE_QUEUED_AS_SEP.split(v) if x]),
     "quarantine": ("quarantine", str),
     "Subject": ("subject", lambda v: v[1:-1] if len(v) > 1 and v[0] == v[-1] == '"' else v),
     "From": ("header_from", str),
@@ -48,13 +51,6 @@ ITEMS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "Tests": ("tests", lambda v: v.strip("[]").split(",") if v.strip("[]") else []),
     "autolearn": ("autolearn", str),
 }
-
-
-def _number(v: str) -> Any:
-    try:
-        return float(v)
-    except ValueError:
-        return v
 
 
 # -- start-up and process lines ------------------------------------------------------------

@@ -19,6 +19,7 @@ Doc = dict[str, Any]
 RE_LOGTIME = re.compile(r"[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4} -> ")
 # /tmp/x: Eicar-Signature FOUND   /   /tmp/x: OK   /   instream(127.0.0.1@41234): Eicar-Signature(hash:size) FOUND
 RE_FOUND = re.compile(r"(?P<path>.+?): (?P<virus>\S+?)(?:\((?P<hash>[0-9a-f]+):(?P<hsize>\d+)\))? FOUND\Z")
+_RE_BRACKETED = re.compile(r"<([^>]*)>")
 RE_OK = re.compile(r"(?P<path>/.+?|instream\([^)]*\)|fd\[\d+\]): OK\Z")
 # SelfCheck: Database status OK. / SelfCheck: Database modification detected. Forcing reload.
 RE_SELFCHECK = re.compile(r"SelfCheck: (?P<text>.*)\Z")
@@ -82,7 +83,7 @@ def parse_milter(daemon: Optional[str], msg: str, doc: Doc) -> Optional[str]:
         doc["queue_id"] = m.group("qid")
     if m.group("from") is not None:
         doc["from"] = m.group("from")
-        doc["to"] = re.findall(r"<([^>]*)>", m.group("to")) or [m.group("to")]
+        doc["to"] = _RE_BRACKETED.findall(m.group("to")) or [m.group("to")]
     if m.group("mid"):
         doc["message_id"] = m.group("mid")
     doc["virus"] = [m.group("virus")]

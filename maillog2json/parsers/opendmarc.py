@@ -28,6 +28,7 @@ RE_SPF = re.compile(r"(?P<job>[0-9A-Za-z]{5,20}): SPF\((?P<identity>[a-z]+)\): (
 RE_START = re.compile(r"OpenDMARC Filter v(?P<version>\S+) (?P<what>starting|terminating)(?: \((?P<text>.*)\)"
                       r"| with status (?P<status>-?\d+), errno = (?P<errno>-?\d+))?\Z")
 # ignoring connection from localhost / [::1] / mx.example.org     (a client in IgnoreHosts)
+_RE_ID_SEP = re.compile(r"[\s,]+")
 RE_IGNORED_CONNECTION = re.compile(r"ignoring connection from (?P<host>\S+)\Z")
 # 4ABC: ignoring mail from example.org                              (a From domain in IgnoreMailFrom)
 RE_IGNORED_DOMAIN = re.compile(r"(?P<job>[0-9A-Za-z]{5,20}): ignoring mail from (?P<domain>\S+)\Z")
@@ -88,7 +89,7 @@ def parse_opendmarc(daemon: Optional[str], msg: str, doc: Doc) -> Optional[str]:
     m = RE_AUTHSERV.match(msg)
     if m is not None:
         ids = m.group("ids")
-        doc["authserv_ids"] = [] if ids == "(none)" else [x for x in re.split(r"[\s,]+", ids) if x]
+        doc["authserv_ids"] = [] if ids == "(none)" else [x for x in _RE_ID_SEP.split(ids) if x]
         doc["implicit"] = m.group("additional") is None
         return "opendmarc.authserv_ids"
     return None

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Optional
 
+from maillog2json.parsers.postfix.grammar import addr, int_or_text
+
 Doc = dict[str, Any]
 
 # <8d7f2a>; task; rspamd_task_write_log: ...   ((normal) and other prefixes of rspamd's own log allowed)
@@ -25,17 +27,9 @@ RE_SYMBOL = re.compile(r"(?P<name>[A-Z0-9_]+)(?:\((?P<score>-?\d+(?:\.\d+)?)\))?
 RE_ELAPSED = re.compile(r"(?P<n>\d+(?:\.\d+)?)(?P<unit>ms|s)?\Z")
 
 
-def _unbracket(v: str) -> str:
-    return v[1:-1] if v[:1] == "<" and v[-1:] == ">" else v
-
-
 def _list(v: str) -> list[str]:
     """``<a@b,c@d>`` (one pair of brackets) or ``<a@b>,<c@d>``."""
-    return [_unbracket(x) for x in _unbracket(v).split(",") if x and x != "<>"]
-
-
-def _int(v: str) -> Any:
-    return int(v) if v.isdecimal() else v
+    return [addr(x) for x in addr(v).split(",") if x and x != "<>"]
 
 
 def _elapsed_ms(v: str) -> Any:
@@ -47,11 +41,11 @@ def _elapsed_ms(v: str) -> Any:
 
 
 ITEMS: dict[str, tuple[str, Callable[[str], Any]]] = {
-    "id": ("message_id", _unbracket), "qid": ("queue_id", _unbracket), "ip": ("client_ip", str),
-    "user": ("user", _unbracket), "from": ("from", _unbracket), "len": ("size", _int),
-    "time": ("elapsed_ms", _elapsed_ms), "dns req": ("dns_requests", _int),
-    "digest": ("digest", _unbracket), "rcpts": ("to", _list), "mime_rcpts": ("mime_to", _list),
-    "mid": ("message_id", _unbracket), "forced_action": ("forced_action", str),
+    "id": ("message_id", addr), "qid": ("queue_id", addr), "ip": ("client_ip", str),
+    "user": ("user", addr), "from": ("from", addr), "len": ("size", int_or_text),
+    "time": ("elapsed_ms", _elapsed_ms), "dns req": ("dns_requests", int_or_text),
+    "digest": ("digest", addr), "rcpts": ("to", _list), "mime_rcpts": ("mime_to", _list),
+    "mid": ("message_id", addr), "forced_action": ("forced_action", str),
 }
 
 
@@ -75,7 +69,7 @@ def parse_rspamd(daemon: Optional[str], msg: str, doc: Doc) -> Optional[str]:
         for item in RE_ITEM.finditer(part):
             k, v = item.group("k"), item.group("v")
             rule = ITEMS.get(k)
-            if rule is None or (_unbracket(v) in ("", "(null)", "undef") and k != "from"):
+            if rule is None or (addr(v) in ("", "(null)", "undef") and k != "from"):
                 continue
             doc[rule[0]] = rule[1](v)
     return "rspamd.result"

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Optional
 
-from maillog2json.parsers.postfix.grammar import is_ip, reply_from
+from maillog2json.parsers.postfix.grammar import addr, is_ip, reply_from
 
 Doc = dict[str, Any]
 
@@ -76,10 +76,6 @@ def seconds(v: str) -> Any:
     return float(((d * 24 + int(m.group("h"))) * 60 + int(m.group("m"))) * 60 + int(m.group("s")))
 
 
-def _addr(v: str) -> str:
-    return v[1:-1] if v[:1] == "<" and v[-1:] == ">" else v
-
-
 def _depth_open(s: str) -> bool:
     return s.count("<") > s.count(">") or s.count("[") > s.count("]") or s.count("(") > s.count(")")
 
@@ -106,7 +102,7 @@ def addresses(v: str) -> list[str]:
             out[-1] += "," + piece
         else:
             out.append(piece)
-    return [_addr(a.strip()) for a in out if a.strip()]
+    return [addr(a.strip()) for a in out if a.strip()]
 
 
 def unbracketed(v: str) -> list[str]:
@@ -239,7 +235,7 @@ def _kv_into(doc: Doc, text: str, side: str) -> int:
                 _NAMES[k] = name
         k = name
         if k == "from":
-            doc["from"] = _addr(v)
+            doc["from"] = addr(v)
         elif k == "to":
             doc["to"] = addresses(v)
             plain = unbracketed(v)
@@ -252,15 +248,15 @@ def _kv_into(doc: Doc, text: str, side: str) -> int:
         elif k == "reply":          # 8.17: the server's reply to a failed attempt (kept over stat=)
             reply_from(doc, v)
         elif k == "message_id":
-            doc[k] = _addr(v)
+            doc[k] = addr(v)
         elif k == "ctladdr":
             m = RE_CTLADDR.match(v)
             if m is not None:
-                doc["ctladdr"] = _addr(m.group("addr"))
+                doc["ctladdr"] = addr(m.group("addr"))
                 doc["ctladdr_uid"] = int(m.group("uid"))
                 doc["ctladdr_gid"] = int(m.group("gid"))
             else:
-                doc["ctladdr"] = _addr(v)
+                doc["ctladdr"] = addr(v)
         elif k == "bits" and "/" in v:
             a, _, b = v.partition("/")
             doc["tls_cipher_bits"] = int(a) if a.isdecimal() else a
@@ -303,9 +299,9 @@ def _ruleset(text: str, doc: Doc) -> Optional[str]:
     arg1 = doc.get("arg1")
     if isinstance(arg1, str):
         if ruleset == "check_rcpt":
-            doc["to"] = _addr(arg1)
+            doc["to"] = addr(arg1)
         elif ruleset == "check_mail":
-            doc["from"] = _addr(arg1)
+            doc["from"] = addr(arg1)
     if "code" in doc or "reason" in doc:
         return "sendmail.reject"
     extra = doc.pop("extra", None) or []
@@ -396,7 +392,7 @@ def _milter(text: str, doc: Doc) -> Optional[str]:
         head = rest[:max(i - 2, 0)]
         if head.startswith(("to=", "from=")):
             _kv_into(doc, head, "client")
-            doc["to" if head.startswith("to=") else "from"] = _addr(head.partition("=")[2])
+            doc["to" if head.startswith("to=") else "from"] = addr(head.partition("=")[2])
         elif head:
             doc["milter_stage"] = head
         reject_into(doc, rest[i + 7:])
@@ -469,7 +465,7 @@ def _collect(text: str, doc: Doc) -> Optional[str]:
         if m is not None:
             peer_into(doc, m)
     if j >= 0:
-        doc["from"] = _addr(rest[j + 7:])
+        doc["from"] = addr(rest[j + 7:])
     return "sendmail.collect"
 
 
@@ -579,9 +575,12 @@ def _outgoing(text: str, doc: Doc) -> Optional[str]:
     return None
 
 
+RE_TCPWRAPPERS = re.compile(r"tcpwrappers \((?P<h>[^,]*), (?P<ip>[^)]*)\) rejection\Z")
+
+
 def _tcpwrappers(text: str, doc: Doc) -> Optional[str]:
     # tcpwrappers (host.example, 192.0.2.1) rejection
-    m = re.match(r"tcpwrappers \((?P<h>[^,]*), (?P<ip>[^)]*)\) rejection\Z", text)
+    m = RE_TCPWRAPPERS.match(text)
     if m is None:
         return None
     doc["client_host"] = m.group("h")

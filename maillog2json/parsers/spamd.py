@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Optional
 
+from maillog2json.parsers.postfix.grammar import addr, flt, int_or_text
+
 Doc = dict[str, Any]
 
 # result: Y 9 - BAYES_99,HTML_MESSAGE scantime=0.5,size=1234,user=...,mid=<id@x>,autolearn=no
@@ -35,27 +37,12 @@ RE_CONNECTION = re.compile(
 RE_PROCESSING = re.compile(r"(?P<what>processing|checking) message (?P<mid><[^>]*>|\(unknown\)) for (?P<user>[^:\s]*)(?::(?P<uid>\d+))?\Z")
 
 
-def _num(v: str) -> Any:
-    try:
-        return float(v)
-    except ValueError:
-        return v
-
-
-def _int(v: str) -> Any:
-    return int(v) if v.isdecimal() else v
-
-
-def _unbracket(v: str) -> str:
-    return v[1:-1] if v[:1] == "<" and v[-1:] == ">" else v
-
-
 # spamd's result keys -> (our field, conversion)
 RESULT_KEYS: dict[str, tuple[str, Callable[[str], Any]]] = {
-    "scantime": ("scantime", _num), "size": ("size", _int), "user": ("user", str), "uid": ("uid", _int),
-    "required_score": ("required_score", _num), "rhost": ("client_host", str), "raddr": ("client_ip", str),
-    "rport": ("client_port", _int), "mid": ("message_id", _unbracket), "autolearn": ("autolearn", str),
-    "bayes": ("bayes", _num), "autolearn_force": ("autolearn_force", str), "shortcircuit": ("shortcircuit", str),
+    "scantime": ("scantime", flt), "size": ("size", int_or_text), "user": ("user", str), "uid": ("uid", int_or_text),
+    "required_score": ("required_score", flt), "rhost": ("client_host", str), "raddr": ("client_ip", str),
+    "rport": ("client_port", int_or_text), "mid": ("message_id", addr), "autolearn": ("autolearn", str),
+    "bayes": ("bayes", flt), "autolearn_force": ("autolearn_force", str), "shortcircuit": ("shortcircuit", str),
 }
 
 
@@ -98,7 +85,7 @@ def parse_spamd(daemon: Optional[str], msg: str, doc: Doc) -> Optional[str]:
     m = RE_PROCESSING.match(msg)
     if m is not None:
         if m.group("mid") != "(unknown)":
-            doc["message_id"] = _unbracket(m.group("mid"))
+            doc["message_id"] = addr(m.group("mid"))
         doc["user"] = m.group("user")
         if m.group("uid") is not None:
             doc["uid"] = int(m.group("uid"))

@@ -54,7 +54,7 @@ def is_ip(s: str) -> bool:
 
 
 def flt(s: str) -> Any:
-    """Delays are floats (``delay=2`` is 2.0); anything else stays text."""
+    """A number as a float (``delay=2`` is 2.0, a score ``-1.5``); anything else stays text."""
     try:
         return float(s)
     except ValueError:
@@ -246,7 +246,8 @@ INT_GROUPS = frozenset((
 FLOAT_GROUPS = frozenset(("delay", "after", "hangup_after", "pregreet_after"))
 
 
-def _int(v: str) -> Any:
+def int_or_text(v: str) -> Any:
+    """Digits as an int; anything else stays text."""
     return int(v) if v.isdecimal() else v
 
 
@@ -254,7 +255,7 @@ def _ip(v: str) -> Optional[str]:
     return None if v == "unknown" else v       # unknown[unknown]: no address known
 
 
-_CONVERTERS: dict[str, Any] = {name: _int for name in INT_GROUPS}
+_CONVERTERS: dict[str, Any] = {name: int_or_text for name in INT_GROUPS}
 _CONVERTERS.update({name: flt for name in FLOAT_GROUPS})
 _CONVERTERS["client_ip"] = _ip
 _SPECS: dict[re.Pattern, tuple] = {}

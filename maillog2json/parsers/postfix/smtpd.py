@@ -175,6 +175,9 @@ def fill_sasl_failed(doc: Doc, m: re.Match) -> None:
             doc["sasl_reason"] = reason[:i]
 
 
+RE_PROXY_MTA = re.compile(r"from MTA\((?P<mta>[^)]*)\): (?P<mta_reply>.*)\Z", re.S)
+
+
 def fill_proxy(doc: Doc, m: re.Match) -> str:
     """proxy-accept / proxy-reject (before-queue content filter): stage, reply, MTA, queue id."""
     doc["stage"] = m.group("stage")
@@ -190,7 +193,7 @@ def fill_proxy(doc: Doc, m: re.Match) -> str:
         doc["reason"] = r.group("text") or ""
     else:
         doc["reason"] = text
-    mta = re.search(r"from MTA\((?P<mta>[^)]*)\): (?P<mta_reply>.*)\Z", text, re.S)
+    mta = RE_PROXY_MTA.search(text)
     if mta is not None:
         doc["proxy_mta"] = mta.group("mta")
         doc["proxy_reply"] = mta.group("mta_reply")
