@@ -46,7 +46,7 @@ import heapq
 from collections import OrderedDict
 from typing import Any, Callable, Optional
 
-from maillog2json.correlate import InFlight, _epoch, _is_loopback, _key, _msg_id
+from maillog2json.correlate import InFlight, _epoch, _is_loopback, _key, _msg_id, _smtp_reply
 
 Doc = dict[str, Any]
 
@@ -193,13 +193,8 @@ class _Base:
 
     # -- output
     def rows(self, msg: MtaMessage) -> list[dict[str, Any]]:
-        """Recipient entries: one per address, the last deciding attempt's outcome."""
-        return self._rows(msg)[0]
-
-    def _rows(self, msg: MtaMessage, full: bool = True) -> tuple[list[dict[str, Any]], int]:
-        """The recipient entries, and how many of them were handed to a later queue id of the
-        message that has not reported on them yet (see SendmailTracker). ``full=False`` (for
-        deciding whether the message is over) leaves the events themselves as the attempts."""
+        """Recipient entries: one per address, the last deciding attempt's outcome (a recipient
+        handed to a later queue id of the message is decided there, see SendmailTracker)."""
         rows: dict[str, dict[str, Any]] = {}
         events = msg.events
         deciding: dict[str, Optional[dict[str, Any]]] = {}
@@ -214,7 +209,7 @@ class _Base:
             if row is None:
                 row = rows[to] = {"to": to, "orig_to": None, "status": None, "dsn": None, "relay": None,
                                   "reply": None, "delay": None, "attempts": []}
-            row["attempts"].append({k: v for k, v in ev.items() if v is not None} if full else ev)
+            row["attempts"].append({k: v for k, v in ev.items() if v is not None})
             if ev.get("orig_to") and row["orig_to"] is None:
                 row["orig_to"] = ev["orig_to"]
             if ev.get("expanded"):
@@ -223,11 +218,7 @@ class _Base:
                 if row["status"] in (None, "deferred", "queued"):
                     row["status"] = "rejected"
                     row["dsn"] = ev.get("dsn")
-                    parts = [str(ev["code"])] if ev.get("code") else []
-                    if ev.get("dsn"):
-                        parts.append(ev["dsn"])
-                    parts.append(ev.get("reason") or "")
-                    row["reply"] = " ".join(parts)
+                    row["reply"] = _smtp_reply(ev)
                 continue
             status = ev.get("status")
             if status == "bounced" and msg.flags.get("rejected") and not ev.get("mailer"):
@@ -244,20 +235,17 @@ class _Base:
                 row["status"] = "discarded"
             if msg.flags.get("expired") and row["status"] == "deferred":
                 row["status"] = "expired"
-        waiting = 0
         if len(msg.queue_ids) > 1:
-            out, waiting = self._follow_handoffs(msg, out, deciding)
-        return out, waiting
+            out = self._follow_handoffs(msg, out, deciding)
+        return out
 
     @staticmethod
     def _follow_handoffs(msg: MtaMessage, out: list[dict[str, Any]],
-                         deciding: dict[str, Optional[dict[str, Any]]]) -> tuple[list[dict[str, Any]], int]:
+                         deciding: dict[str, Optional[dict[str, Any]]]) -> list[dict[str, Any]]:
         """A recipient handed to a later queue id of the message is decided there: under the same
         address the later hop's attempts already decide its entry; under another spelling (the
         MSP's bare ``smbob``, the MTA's ``smbob@host``: the same local part) the later hop's entry
-        takes the earlier one's attempts and its address as ``orig_to``. A handed-off recipient the
-        later hop has not named yet is *waiting*."""
-        waiting = 0
+        takes the earlier one's attempts and its address as ``orig_to``."""
         drop: set[int] = set()
         by_local: Optional[dict[str, list[dict[str, Any]]]] = None
         for i, row in enumerate(out):
@@ -278,9 +266,7 @@ class _Base:
                 later["orig_to"] = row["to"]
                 later["attempts"] = row["attempts"] + later["attempts"]
                 drop.add(i)
-            else:
-                waiting += 1
-        return [r for i, r in enumerate(out) if i not in drop], waiting
+        return [r for i, r in enumerate(out) if i not in drop]
 
     def render(self, msg: MtaMessage) -> Doc:
         rows = self.rows(msg)
@@ -809,10 +795,9 @@ class QmailTracker(_Base):
             msg.flags["discarded"] = "triple bounce"
 
     def _delivery(self, doc: Doc) -> None:
-        d = self.deliveries.get(_key(doc["host"], str(doc.get("delivery_id"))))
+        d = self.deliveries.pop(_key(doc["host"], str(doc.get("delivery_id"))), None)   # a delivery reports once
         if d is None:
             return
-        self.deliveries.pop(_key(doc["host"], str(doc.get("delivery_id"))), None)   # a delivery reports once
         msg = self.messages.get(d[0])
         if msg is None:
             return

@@ -20,7 +20,6 @@ Secrets never come from the command line: the API key from $MAILLOG2JSON_ES_API_
 
 from __future__ import annotations
 
-import copy
 import json
 from importlib.resources import files
 from typing import Any, Callable, Optional
@@ -63,7 +62,6 @@ def setup_requests(ilm: bool = True) -> list[tuple[str, str, str, dict[str, Any]
             if what == "ILM policy":
                 continue
             if what == "index template":
-                body = copy.deepcopy(body)
                 index = body.get("template", {}).get("settings", {}).get("index", {})
                 index.pop("lifecycle", None)
         out.append((what, name, path, body))

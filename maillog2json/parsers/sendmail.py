@@ -155,8 +155,9 @@ def peer_into(doc: Doc, m: re.Match) -> None:
     doc["client_host"] = host
     if ip.startswith("IPv6:"):
         ip = ip[5:]
-    doc["client_ip"] = ip if is_ip(ip) else None
-    if not is_ip(ip):
+    valid = is_ip(ip)
+    doc["client_ip"] = ip if valid else None
+    if not valid:
         doc["client_address"] = ip
     if m.group("forged"):
         doc["forged"] = True
@@ -398,9 +399,8 @@ def _milter(text: str, doc: Doc) -> Optional[str]:
         reject_into(doc, rest[i + 7:])
         return "sendmail.milter_reject"
     if rest.endswith(", discard") or rest == "discard":
-        doc["milter_stage"] = rest[:-9] if rest.endswith(", discard") else None
-        if doc["milter_stage"] is None:
-            del doc["milter_stage"]
+        if rest != "discard":
+            doc["milter_stage"] = rest[:-9]
         return "sendmail.milter_discard"
     return "sendmail.milter"
 
