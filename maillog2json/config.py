@@ -19,6 +19,8 @@ from typing import Any, Optional
 
 import click
 
+from maillog2json import secrets
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:                                 # pragma: no cover - Python 3.10
@@ -28,10 +30,10 @@ ENV_PREFIX = "MAILLOG2JSON"
 
 # environment variables that hold secrets, by what they are for (shown masked by --print-config)
 SECRET_ENV = {
-    "MAILLOG2JSON_ES_PASSWORD": "Elasticsearch basic-auth password",
-    "MAILLOG2JSON_ES_API_KEY": "Elasticsearch API key",
-    "MAILLOG2JSON_FLUENTD_SHARED_KEY": "Fluentd shared key",
-    "MAILLOG2JSON_FLUENTD_PASSWORD": "Fluentd user password",
+    secrets.ES_PASSWORD_ENV: "Elasticsearch basic-auth password",
+    secrets.ES_API_KEY_ENV: "Elasticsearch API key",
+    secrets.FLUENTD_SHARED_KEY_ENV: "Fluentd shared key",
+    secrets.FLUENTD_PASSWORD_ENV: "Fluentd user password",
 }
 
 # options not settable from a config file: the file itself, and one-shot actions

@@ -14,9 +14,12 @@ from typing import Mapping, Optional
 
 from maillog2json.delivery import ConfigError
 
-# The environment variables the Elasticsearch sink and ``es-setup`` read.
+# The environment variables that hold secrets: the Elasticsearch sink's and ``es-setup``'s,
+# the Fluentd sink's.
 ES_API_KEY_ENV = "MAILLOG2JSON_ES_API_KEY"
 ES_PASSWORD_ENV = "MAILLOG2JSON_ES_PASSWORD"
+FLUENTD_SHARED_KEY_ENV = "MAILLOG2JSON_FLUENTD_SHARED_KEY"
+FLUENTD_PASSWORD_ENV = "MAILLOG2JSON_FLUENTD_PASSWORD"
 
 
 def _strip_newline(text: str) -> str:

@@ -13,11 +13,6 @@ from typing import Any, Callable, Optional
 from maillog2json.delivery.worker import Shipper, ShipperOptions
 
 
-def _secret(env: str, path: Optional[str], what: str) -> Optional[str]:
-    from maillog2json.secrets import secret
-    return secret(path, env, what)
-
-
 def shipper_options(settings: dict[str, Any], name: str) -> ShipperOptions:
     spool = settings.get("spool")
     return ShipperOptions(
@@ -50,16 +45,15 @@ def elasticsearch_transport(settings: dict[str, Any]) -> Any:
 
 
 def fluentd_transport(settings: dict[str, Any]) -> Any:
+    from maillog2json.secrets import FLUENTD_PASSWORD_ENV, FLUENTD_SHARED_KEY_ENV, secret
     from maillog2json.sinks.fluentd import FluentdTransport
     return FluentdTransport(
         settings["fluentd"],
         tag_prefix=settings["fluentd_tag_prefix"],
         schema=settings["fluentd_schema"],
-        shared_key=_secret("MAILLOG2JSON_FLUENTD_SHARED_KEY", settings.get("fluentd_shared_key_file"),
-                           "Fluentd shared key"),
+        shared_key=secret(settings.get("fluentd_shared_key_file"), FLUENTD_SHARED_KEY_ENV, "Fluentd shared key"),
         username=settings.get("fluentd_username"),
-        password=_secret("MAILLOG2JSON_FLUENTD_PASSWORD", settings.get("fluentd_password_file"),
-                         "Fluentd password"),
+        password=secret(settings.get("fluentd_password_file"), FLUENTD_PASSWORD_ENV, "Fluentd password"),
         tls=bool(settings.get("fluentd_tls")),
         ca_file=settings.get("fluentd_ca_file"),
         tls_verify=not settings.get("fluentd_insecure"),
