@@ -89,24 +89,29 @@ class Spool:
         return max([self.acked, *self.segments.values()])
 
     def _records(self, first: int, pos: int):
-        """(seq, item, offset after it) of one segment's records from ``pos`` on."""
+        """(seq, item, offset after it) of one segment's records from ``pos`` on, read one
+        record at a time: a reader wanting a batch stops early without reading the rest
+        of the segment (up to SEGMENT_MAX)."""
         try:
-            with open(self._name(first), "rb") as f:
-                f.seek(pos)
-                data = f.read()
+            f = open(self._name(first), "rb")
         except FileNotFoundError:
             return
-        base = pos
-        pos = 0
-        while pos + HEAD.size <= len(data):
-            length, crc, seq = HEAD.unpack_from(data, pos)
-            end = pos + HEAD.size + length
-            payload = data[pos + HEAD.size:end]
-            if end > len(data) or zlib.crc32(payload, seq & 0xFFFFFFFF) != crc:
-                return            # a torn write at the end: the rest of this segment is lost
-            rl = payload[0]
-            yield seq, (payload[1:1 + rl].decode(), payload[1 + rl:]), base + end
-            pos = end
+        with f:
+            size = os.fstat(f.fileno()).st_size
+            f.seek(pos)
+            while True:
+                head = f.read(HEAD.size)
+                if len(head) < HEAD.size:
+                    return
+                length, crc, seq = HEAD.unpack(head)
+                if pos + HEAD.size + length > size:
+                    return        # (a torn length: read nothing of it)
+                payload = f.read(length)
+                if len(payload) < length or zlib.crc32(payload, seq & 0xFFFFFFFF) != crc:
+                    return        # a torn write at the end: the rest of this segment is lost
+                pos += HEAD.size + length
+                rl = payload[0]
+                yield seq, (payload[1:1 + rl].decode(), payload[1 + rl:]), pos
 
     # -- writing ------------------------------------------------------------------------
     def append(self, records: list[tuple[int, Item]], new_segment: bool = False) -> int:
