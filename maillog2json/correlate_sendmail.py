@@ -160,6 +160,14 @@ class _Base:
         self.pending.clear()
         self.notices.clear()
 
+    def _end(self, msg: MtaMessage, hard: bool = False) -> None:
+        """The MTA said the message is over (``hard``: nothing more can change it): written
+        after the linger, which later lines of it restart."""
+        msg.extra["ended"] = "hard" if hard else True
+        self._schedule(msg, self.linger)
+        if self.linger <= 0:
+            self._write(msg)
+
     def _write(self, msg: MtaMessage) -> None:
         key = _key(msg.host, msg.queue_ids[0])
         if self.messages.get(key) is msg:
@@ -625,12 +633,6 @@ class SendmailTracker(_Base):
         self._check(msg)
 
     # -- ends
-    def _end(self, msg: MtaMessage, hard: bool = False) -> None:
-        msg.extra["ended"] = "hard" if hard else True
-        self._schedule(msg, self.linger)
-        if self.linger <= 0:
-            self._write(msg)
-
     def _check(self, msg: MtaMessage) -> None:
         """Decide whether the message is over (see the module docstring)."""
         if msg.extra.get("ended") == "hard":
@@ -783,10 +785,7 @@ class QmailTracker(_Base):
             if len(self.deliveries) > self.max_inflight:
                 self.deliveries.pop(next(iter(self.deliveries)))
         elif kind == "qmail.end":
-            msg.extra["ended"] = True
-            self._schedule(msg, self.linger)
-            if self.linger <= 0:
-                self._write(msg)
+            self._end(msg)
         elif kind == "qmail.bounce":
             qp = doc.get("qp")
             msg.links.setdefault("bounces", []).append({"queue_id": None, "notice": "non_delivery", "qp": qp})
