@@ -266,15 +266,16 @@ def run(ctx: click.Context, files: tuple[str, ...], emit: str, year: Optional[in
             parts["follow"] = follower.position()
         write_state(state_file, parts)  # type: ignore[arg-type]
 
+    if follower is not None or omprog:
+        pipeline.time.start_source(None)     # a live log: the year is this year's, carried on from the state
+        if state.get("time"):
+            pipeline.time.restore(state["time"])
     try:
         try:
             if follower is not None:
-                _run_follow(pipeline, follower, save_state if state_file else None, state.get("time"))
+                _run_follow(pipeline, follower, save_state if state_file else None)
             elif omprog:
                 from maillog2json.omprog import serve
-                pipeline.time.start_source(None)
-                if state.get("time"):
-                    pipeline.time.restore(state["time"])
                 serve(pipeline, sys.stdin.buffer, sys.stdout.buffer,
                       lambda: _confirm(sinks, shippers, lambda: pipeline.stopping))
             else:
@@ -377,14 +378,10 @@ def _follower(spec: str, position: Optional[dict], max_line: int, pipeline: Pipe
         raise click.ClickException(str(exc)) from None
 
 
-def _run_follow(pipeline: Pipeline, follower: Any, save: Optional[Callable[[], None]],
-                time_state: Optional[dict]) -> None:
+def _run_follow(pipeline: Pipeline, follower: Any, save: Optional[Callable[[], None]]) -> None:
     """Feed the followed file's batches to the pipeline until SIGTERM; save the state
     now and then (a crash repeats at most the lines since the last save)."""
     import time
-    pipeline.time.start_source(None)     # a live log: the year is this year's, carried on from the state
-    if time_state:
-        pipeline.time.restore(time_state)
     last = time.monotonic()
     shown = 0
     for batch in follower.batches():
